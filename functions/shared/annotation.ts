@@ -1,0 +1,49 @@
+import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
+
+/** AWS Config refuses annotations longer than this. */
+export const MAX_ANNOTATION_LENGTH = 256;
+const CUT_MARKER = '…';
+
+const LABELS: Record<CheckResult['check'], string> = {
+  httpTokens: 'HttpTokens',
+  hopLimit: 'HopLimit',
+  httpEndpoint: 'HttpEndpoint',
+  instanceProfile: 'InstanceProfile',
+};
+
+/**
+ * One line for AWS Config: each failing check as actual vs expected, then the exact fix
+ * command when it fits. Never longer than 256 characters; a cut text ends with "…".
+ */
+export function annotate(judgement: Judgement): string {
+  const where = judgement.node?.cluster ? `cluster ${judgement.node.cluster}: ` : '';
+  if (judgement.compliance === 'NOT_APPLICABLE') return fit(`${where}${judgement.detail}`);
+
+  const pending = judgement.pending ? ' (metadata change pending)' : '';
+  if (judgement.compliance === 'COMPLIANT') {
+    const summary = judgement.checks.map((c) => `${LABELS[c.check]} ${c.actual}`).join(', ');
+    return fit(`${where}compliant: ${summary}${pending}`);
+  }
+
+  const failing = judgement.checks.filter((c) => !c.passed);
+  const failures = failing
+    .map((c) =>
+      c.check === 'instanceProfile'
+        ? 'no instance profile (attach one)'
+        : `${LABELS[c.check]} ${c.actual} (want ${c.expected})`,
+    )
+    .join('; ');
+  const body = `${where}${failures}${pending}`;
+  if (judgement.node.kind === 'auto-mode') return fit(`${body}. EKS Auto Mode node: owned by EKS, not modified`);
+
+  const metadataFails = failing.some((c) => c.check !== 'instanceProfile');
+  if (!metadataFails) return fit(body);
+  const endpointFails = failing.some((c) => c.check === 'httpEndpoint');
+  const withFix = `${body}. Fix: ${fixCommand(judgement.instanceId, judgement.target, endpointFails)}`;
+  return withFix.length <= MAX_ANNOTATION_LENGTH ? withFix : fit(body);
+}
+
+function fit(text: string): string {
+  if (text.length <= MAX_ANNOTATION_LENGTH) return text;
+  return text.slice(0, MAX_ANNOTATION_LENGTH - CUT_MARKER.length) + CUT_MARKER;
+}

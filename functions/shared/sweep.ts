@@ -1,0 +1,37 @@
+import { paginateDescribeInstances, type EC2Client } from '@aws-sdk/client-ec2';
+import { sweepFilters } from './eks-node.ts';
+import { factsFromEc2Instance, type InstanceFacts } from './instance.ts';
+import { judgeInstance, type Judgement } from './judge.ts';
+import type { RuleParameters } from './parameters.ts';
+
+/** DescribeInstances' largest page: the fewest calls for a fleet. */
+export const DESCRIBE_PAGE_SIZE = 1000;
+
+export interface JudgedInstance {
+  readonly facts: InstanceFacts;
+  readonly judgement: Judgement;
+}
+
+/**
+ * Every live instance carrying a node tag key, judged page by page: a page is released before
+ * the next is read, so memory stays flat however large the fleet. Non-nodes are filtered by EC2.
+ */
+export async function* sweepEksNodes(
+  ec2: Pick<EC2Client, 'send'>,
+  params: RuleParameters,
+): AsyncGenerator<readonly JudgedInstance[]> {
+  const pages = paginateDescribeInstances(
+    { client: ec2 as EC2Client, pageSize: DESCRIBE_PAGE_SIZE },
+    { Filters: sweepFilters(params) },
+  );
+  for await (const page of pages) {
+    const judged: JudgedInstance[] = [];
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        const facts = factsFromEc2Instance(instance);
+        judged.push({ facts, judgement: judgeInstance(facts, params) });
+      }
+    }
+    yield judged;
+  }
+}

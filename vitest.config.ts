@@ -4,8 +4,17 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    // The e2e suites start a loopback emulator per file; two workers match the 2-core CI box.
+    setupFiles: ['test/setup.ts'],
+    // Two workers for the 2-core CI machine; e2e files each start their own loopback emulator.
     maxWorkers: 2,
     testTimeout: 30_000,
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      AWS_REGION: 'us-east-1',
+      // Fake credentials: tests never reach AWS (mocked clients or the loopback emulator).
+      AWS_ACCESS_KEY_ID: 'AKIDTESTTESTTESTTEST',
+      AWS_SECRET_ACCESS_KEY: 'test-secret',
+    },
   },
 });

@@ -22,7 +22,8 @@ export async function handler(event: unknown, context?: Context): Promise<Evalua
     logger.error('evaluation failed', error as Error);
     throw error;
   } finally {
-    metrics.publishStoredMetrics();
+    // Counts go out as single metrics (one per dimension value); flush only what is left.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }
 

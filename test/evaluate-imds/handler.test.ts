@@ -1,0 +1,300 @@
+import {
+  ConfigServiceClient,
+  GetComplianceDetailsByConfigRuleCommand,
+  PutEvaluationsCommand,
+  type EvaluationResult,
+  type PutEvaluationsCommandInput,
+} from '@aws-sdk/client-config-service';
+import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { handler } from '../../functions/evaluate-imds/handler.ts';
+import { evaluateRuleEvent } from '../../functions/evaluate-imds/evaluator.ts';
+import { EvaluationDeliveryError } from '../../functions/evaluate-imds/evaluation-sink.ts';
+import {
+  aChangeEvent,
+  anOversizedEvent,
+  aScheduledEvent,
+  CAPTURE_TIME,
+  managedNodeTags,
+  RULE_NAME,
+  SWEEP_TIME,
+} from '../builders/config-item.ts';
+import { anEc2Instance } from '../builders/ec2-instance.ts';
+
+const ec2 = mockClient(EC2Client);
+const config = mockClient(ConfigServiceClient);
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeEach(() => {
+  ec2.reset();
+  config.reset();
+  config.on(PutEvaluationsCommand).resolves({ FailedEvaluations: [] });
+  config.on(GetComplianceDetailsByConfigRuleCommand).resolves({ EvaluationResults: [] });
+});
+
+function putInputs(): PutEvaluationsCommandInput[] {
+  return config.commandCalls(PutEvaluationsCommand).map((call) => call.args[0].input);
+}
+
+function allEvaluations() {
+  return putInputs().flatMap((input) => input.Evaluations ?? []);
+}
+
+function awsError(name: string, message = name): Error {
+  return Object.assign(new Error(message), { name, $metadata: {} });
+}
+
+describe('change notifications', () => {
+  it('reports a compliant node with no EC2 call and one PutEvaluations', async () => {
+    await handler(aChangeEvent());
+    expect(ec2.calls()).toHaveLength(0);
+    expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 1);
+    expect(config).toHaveReceivedCommandWith(PutEvaluationsCommand, {
+      ResultToken: 'result-token-abc',
+      Evaluations: [
+        {
+          ComplianceResourceType: 'AWS::EC2::Instance',
+          ComplianceResourceId: 'i-0123456789abcdef0',
+          ComplianceType: 'COMPLIANT',
+          Annotation: 'cluster prod: compliant: HttpTokens required, HopLimit 2, HttpEndpoint enabled, InstanceProfile attached',
+          OrderingTimestamp: new Date(CAPTURE_TIME),
+        },
+      ],
+    });
+    expect(putInputs()[0]).not.toHaveProperty('TestMode');
+  });
+
+  it('reports hop limit 1 as NON_COMPLIANT with the fix', async () => {
+    const summary = await handler(aChangeEvent({ hopLimit: 1 }));
+    expect(summary.counts).toEqual({ COMPLIANT: 0, NON_COMPLIANT: 1, NOT_APPLICABLE: 0 });
+    expect(allEvaluations()[0]?.Annotation).toContain('--http-put-response-hop-limit 2');
+  });
+
+  it('applies the rule parameters from the event', async () => {
+    await handler(aChangeEvent({ hopLimit: 1, ruleParameters: { MinHopLimit: '1' } }));
+    expect(allEvaluations()[0]?.ComplianceType).toBe('COMPLIANT');
+  });
+
+  it.each([
+    ['deleted', { status: 'ResourceDeleted' }, 'configuration item status is ResourceDeleted'],
+    ['deleted, not recorded', { status: 'ResourceDeletedNotRecorded' }, 'configuration item status is ResourceDeletedNotRecorded'],
+    ['not recorded', { status: 'ResourceNotRecorded' }, 'configuration item status is ResourceNotRecorded'],
+    ['left scope', { eventLeftScope: true, hopLimit: 1 }, 'resource left the rule scope'],
+    ['another resource type', { resourceType: 'AWS::EC2::Volume' }, 'resource type AWS::EC2::Volume is not AWS::EC2::Instance'],
+    ['terminated', { state: 'terminated', hopLimit: 1 }, 'instance is terminated'],
+    ['not a node', { tags: { Name: 'bastion' }, hopLimit: 1 }, 'not an EKS node'],
+    ['exempt', { tags: { ...managedNodeTags(), 'imds-guard/exempt': 'true' }, hopLimit: 1 }, 'exempt by tag imds-guard/exempt'],
+  ] as const)('%s → NOT_APPLICABLE saying why', async (_name, shape, why) => {
+    await handler(aChangeEvent(shape));
+    const [evaluation] = allEvaluations();
+    expect(evaluation?.ComplianceType).toBe('NOT_APPLICABLE');
+    expect(evaluation?.Annotation).toContain(why);
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('passes TestMode when the result token is TESTMODE', async () => {
+    await handler(aChangeEvent({ resultToken: 'TESTMODE' }));
+    expect(config).toHaveReceivedCommandWith(PutEvaluationsCommand, { ResultToken: 'TESTMODE', TestMode: true });
+  });
+});
+
+describe('oversized change notifications', () => {
+  it('reads the instance itself', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [anEc2Instance({ httpTokens: 'optional' })] }] });
+    await handler(anOversizedEvent());
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: ['i-0123456789abcdef0'] });
+    expect(allEvaluations()).toEqual([
+      expect.objectContaining({ ComplianceType: 'NON_COMPLIANT', OrderingTimestamp: new Date(CAPTURE_TIME) }),
+    ]);
+    expect(allEvaluations()[0]?.Annotation).toContain('HttpTokens optional (want required)');
+  });
+
+  it('reports an instance that no longer exists as NOT_APPLICABLE', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
+    await handler(anOversizedEvent());
+    expect(allEvaluations()[0]).toMatchObject({ ComplianceType: 'NOT_APPLICABLE', Annotation: 'instance no longer exists' });
+  });
+
+  it('does not read EC2 for a deleted item', async () => {
+    await handler(anOversizedEvent({ status: 'ResourceDeleted' }));
+    expect(ec2.calls()).toHaveLength(0);
+    expect(allEvaluations()[0]?.ComplianceType).toBe('NOT_APPLICABLE');
+  });
+
+  it('surfaces other EC2 errors and writes nothing', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
+    await expect(handler(anOversizedEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    expect(config.calls()).toHaveLength(0);
+  });
+});
+
+describe('bad input writes nothing', () => {
+  it.each([
+    ['unknown message type', { ...aScheduledEvent(), invokingEvent: JSON.stringify({ messageType: 'ComplianceChange' }) }, 'invokingEvent.messageType must be one of ConfigurationItemChangeNotification, OversizedConfigurationItemChangeNotification, ScheduledNotification, got "ComplianceChange"'],
+    ['invokingEvent not JSON', { ...aScheduledEvent(), invokingEvent: '{' }, 'invokingEvent is not valid JSON'],
+    ['no result token', { ...aScheduledEvent(), resultToken: undefined }, 'resultToken: '],
+    ['not an object', 'hello', '(event): '],
+    ['configuration item without resourceId', (() => {
+      const event = aChangeEvent();
+      const invoking = JSON.parse(event.invokingEvent);
+      delete invoking.configurationItem.resourceId;
+      return { ...event, invokingEvent: JSON.stringify(invoking) };
+    })(), 'invokingEvent.configurationItem.resourceId'],
+    ['bad capture time', aChangeEvent({ captureTime: 'yesterday' }), 'invokingEvent.configurationItem.configurationItemCaptureTime: must be an ISO-8601 timestamp'],
+  ])('%s → InvalidEventError', async (_name, event, message) => {
+    await expect(handler(event)).rejects.toMatchObject({ name: 'InvalidEventError', message: expect.stringContaining(message) });
+    expect(config.calls()).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('bad rule parameters → InvalidParametersError listing every problem', async () => {
+    const event = aScheduledEvent({ ruleParameters: { MinHopLimit: '0', Colour: 'blue' } });
+    await expect(handler(event)).rejects.toMatchObject({
+      name: 'InvalidParametersError',
+      problems: [expect.stringContaining('unknown parameter "Colour"'), expect.stringContaining('MinHopLimit must be an integer from 1 to 64')],
+    });
+    expect(config.calls()).toHaveLength(0);
+    expect(ec2.calls()).toHaveLength(0);
+  });
+});
+
+function fleet(count: number, shape: (i: number) => Parameters<typeof anEc2Instance>[0] = () => ({})): Instance[] {
+  return Array.from({ length: count }, (_, i) =>
+    anEc2Instance({ instanceId: `i-${i.toString(16).padStart(17, '0')}`, ...shape(i) }),
+  );
+}
+
+/** Serves `instances` in DescribeInstances pages of MaxResults, like EC2. */
+function serveInstances(instances: Instance[]): void {
+  ec2.on(DescribeInstancesCommand).callsFake((input: { MaxResults?: number; NextToken?: string }) => {
+    const size = input.MaxResults ?? 1000;
+    const start = Number(input.NextToken ?? 0);
+    const next = start + size < instances.length ? String(start + size) : undefined;
+    return { Reservations: [{ Instances: instances.slice(start, start + size) }], NextToken: next };
+  });
+}
+
+function staleResult(resourceId: string, complianceType: 'COMPLIANT' | 'NON_COMPLIANT', ordering: string): EvaluationResult {
+  return {
+    EvaluationResultIdentifier: {
+      EvaluationResultQualifier: { ConfigRuleName: RULE_NAME, ResourceType: 'AWS::EC2::Instance', ResourceId: resourceId },
+      OrderingTimestamp: new Date(ordering),
+    },
+    ComplianceType: complianceType,
+  };
+}
+
+describe('scheduled sweep', () => {
+  it('sweeps 2,500 nodes in 3 pages and 25 full batches, server-side filtered', async () => {
+    serveInstances(fleet(2500, (i) => ({ hopLimit: i % 5 === 0 ? 1 : 2 })));
+    const summary = await handler(aScheduledEvent());
+
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 3);
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
+      MaxResults: 1000,
+      Filters: [
+        { Name: 'tag-key', Values: expect.arrayContaining(['eks:cluster-name', 'kubernetes.io/cluster/*']) },
+        { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+      ],
+    });
+    expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 25);
+    expect(putInputs().every((input) => input.Evaluations?.length === 100)).toBe(true);
+    const ids = new Set(allEvaluations().map((e) => e.ComplianceResourceId));
+    expect(ids.size).toBe(2500);
+    expect(allEvaluations().every((e) => e.OrderingTimestamp?.getTime() === Date.parse(SWEEP_TIME))).toBe(true);
+    expect(summary).toMatchObject({ swept: 2500, cleanedUp: 0, counts: { COMPLIANT: 2000, NON_COMPLIANT: 500, NOT_APPLICABLE: 0 } });
+    expect(config).toHaveReceivedCommandTimes(GetComplianceDetailsByConfigRuleCommand, 1);
+  });
+
+  it('reports NOT_APPLICABLE for earlier results the sweep no longer saw', async () => {
+    serveInstances(fleet(3));
+    config.on(GetComplianceDetailsByConfigRuleCommand)
+      .resolvesOnce({
+        EvaluationResults: [
+          staleResult('i-00000000000000000', 'COMPLIANT', SWEEP_TIME), // just written by this sweep
+          staleResult('i-0gone00000000001', 'NON_COMPLIANT', '2026-11-26T00:00:00.000Z'),
+        ],
+        NextToken: 'page-2',
+      })
+      .resolvesOnce({ EvaluationResults: [staleResult('i-0gone00000000002', 'COMPLIANT', '2026-11-27T11:59:59.999Z')] });
+
+    const summary = await handler(aScheduledEvent());
+
+    expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, {
+      ConfigRuleName: RULE_NAME,
+      ComplianceTypes: ['COMPLIANT', 'NON_COMPLIANT'],
+      Limit: 100,
+    });
+    expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, { NextToken: 'page-2' });
+    const cleaned = allEvaluations().filter((e) => e.ComplianceType === 'NOT_APPLICABLE');
+    expect(cleaned.map((e) => e.ComplianceResourceId)).toEqual(['i-0gone00000000001', 'i-0gone00000000002']);
+    expect(cleaned[0]?.Annotation).toContain('not seen by the latest sweep');
+    expect(summary).toMatchObject({ swept: 3, cleanedUp: 2 });
+  });
+
+  it('marks every sweep evaluation TestMode under TESTMODE', async () => {
+    serveInstances(fleet(150));
+    await handler(aScheduledEvent({ resultToken: 'TESTMODE' }));
+    expect(putInputs()).toHaveLength(2);
+    expect(putInputs().every((input) => input.TestMode === true)).toBe(true);
+  });
+
+  it('applies ClusterNames and the exemption tag within the sweep', async () => {
+    serveInstances([
+      anEc2Instance({ instanceId: 'i-prod', hopLimit: 1 }),
+      anEc2Instance({ instanceId: 'i-staging', hopLimit: 1, tags: managedNodeTags('staging') }),
+      anEc2Instance({ instanceId: 'i-exempt', hopLimit: 1, tags: { ...managedNodeTags(), 'imds-guard/exempt': 'yes' } }),
+    ]);
+    await handler(aScheduledEvent({ ruleParameters: { ClusterNames: 'prod' } }));
+    expect(allEvaluations().map((e) => [e.ComplianceResourceId, e.ComplianceType])).toEqual([
+      ['i-prod', 'NON_COMPLIANT'],
+      ['i-staging', 'NOT_APPLICABLE'],
+      ['i-exempt', 'NOT_APPLICABLE'],
+    ]);
+  });
+
+  it('retries evaluations Config lists in FailedEvaluations', async () => {
+    serveInstances(fleet(2));
+    const first = fleet(2)[1]!.InstanceId!;
+    config.on(PutEvaluationsCommand)
+      .resolvesOnce({ FailedEvaluations: [{ ComplianceResourceType: 'AWS::EC2::Instance', ComplianceResourceId: first, ComplianceType: 'COMPLIANT', OrderingTimestamp: new Date(SWEEP_TIME) }] })
+      .resolves({ FailedEvaluations: [] });
+    const summary = await handler(aScheduledEvent());
+    expect(putInputs().map((input) => input.Evaluations?.map((e) => e.ComplianceResourceId))).toEqual([
+      [fleet(2)[0]!.InstanceId, first],
+      [first],
+    ]);
+    expect(summary.counts.COMPLIANT).toBe(2);
+  });
+
+  it('gives up on evaluations Config keeps refusing, naming them', async () => {
+    serveInstances(fleet(1));
+    config.on(PutEvaluationsCommand).callsFake((input: PutEvaluationsCommandInput) => ({ FailedEvaluations: input.Evaluations }));
+    const sleeps: number[] = [];
+    const error = await evaluateRuleEvent(aScheduledEvent(), {
+      ec2: new EC2Client({}),
+      config: new ConfigServiceClient({}),
+      logger: silent,
+      sinkOptions: { maxAttempts: 3, sleep: async (ms) => void sleeps.push(ms) },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EvaluationDeliveryError);
+    expect((error as EvaluationDeliveryError).undelivered).toEqual(['i-00000000000000000']);
+    expect((error as Error).message).toBe('AWS Config did not accept 1 evaluation(s) after 3 attempts: i-00000000000000000');
+    expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 3);
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it('surfaces throttling that outlived the SDK retries and stops writing', async () => {
+    serveInstances(fleet(1200));
+    config.on(PutEvaluationsCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(config).not.toHaveReceivedCommand(GetComplianceDetailsByConfigRuleCommand);
+  });
+
+  it('surfaces EC2 throttling during paging', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
+    await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    expect(config.calls()).toHaveLength(0);
+  });
+});

@@ -84,7 +84,7 @@ async function judgeCurrentInstance(
   ec2: Pick<EC2Client, 'send'>,
 ): Promise<Judgement> {
   try {
-    const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId], IncludeManagedResources: true }));
     const instance = response.Reservations?.[0]?.Instances?.[0];
     if (instance !== undefined) return judgeInstance(factsFromEc2Instance(instance), params);
   } catch (error) {

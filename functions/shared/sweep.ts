@@ -22,7 +22,8 @@ export async function* sweepEksNodes(
 ): AsyncGenerator<readonly JudgedInstance[]> {
   const pages = paginateDescribeInstances(
     { client: ec2 as EC2Client, pageSize: DESCRIBE_PAGE_SIZE },
-    { Filters: sweepFilters(params) },
+    // EKS Auto Mode nodes are EC2 managed instances, hidden from DescribeInstances unless asked for.
+    { Filters: sweepFilters(params), IncludeManagedResources: true },
   );
   for await (const page of pages) {
     const judged: JudgedInstance[] = [];

@@ -103,7 +103,7 @@ describe('oversized change notifications', () => {
   it('reads the instance itself', async () => {
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [anEc2Instance({ httpTokens: 'optional' })] }] });
     await handler(anOversizedEvent());
-    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: ['i-0123456789abcdef0'] });
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { InstanceIds: ['i-0123456789abcdef0'], IncludeManagedResources: true });
     expect(allEvaluations()).toEqual([
       expect.objectContaining({ ComplianceType: 'NON_COMPLIANT', OrderingTimestamp: new Date(CAPTURE_TIME) }),
     ]);
@@ -193,6 +193,7 @@ describe('scheduled sweep', () => {
     expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 3);
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
       MaxResults: 1000,
+      IncludeManagedResources: true,
       Filters: [
         { Name: 'tag-key', Values: expect.arrayContaining(['eks:cluster-name', 'kubernetes.io/cluster/*']) },
         { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },

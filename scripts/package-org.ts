@@ -1,0 +1,175 @@
+// Packages the functions for the organization StackSet: builds, zips each bundle reproducibly,
+// and uploads the zips and infra/member-account.yaml to every regional artifact bucket.
+//
+//   npm run package:org -- --bucket-prefix P --regions us-east-1,eu-west-1 [--version V] [--dry-run]
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { zipSync } from 'fflate';
+import type { Zippable } from 'fflate';
+import { BUNDLE_FILE, FUNCTIONS, REPO_ROOT, buildBundles, formatSize } from './build.ts';
+
+export const ARTIFACT_ROOT = 'eks-imds-guard';
+export const MEMBER_TEMPLATE = 'infra/member-account.yaml';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface PackageOptions {
+  readonly bucketPrefix: string;
+  readonly regions: readonly string[];
+  readonly version: string;
+  readonly dryRun: boolean;
+}
+
+const USAGE =
+  'usage: npm run package:org -- --bucket-prefix <prefix> --regions <region,region,...> [--version <version>] [--dry-run]';
+
+// Same constraints as the ArtifactBucketPrefix / ArtifactVersion template parameters.
+const BUCKET_PREFIX = /^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$/;
+const VERSION = /^[A-Za-z0-9._-]{1,64}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]$/;
+
+/** Parses the command line; every problem is reported at once. */
+export function parseArgs(argv: readonly string[], defaultVersion: string): PackageOptions {
+  const problems: string[] = [];
+  const values = new Map<string, string>();
+  let dryRun = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--dry-run') {
+      dryRun = true;
+      continue;
+    }
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (!['--bucket-prefix', '--regions', '--version'].includes(flag)) {
+      problems.push(`unknown argument ${JSON.stringify(arg)}`);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) {
+      problems.push(`${flag} needs a value`);
+      if (value !== undefined) i--;
+      continue;
+    }
+    if (values.has(flag)) problems.push(`${flag} given twice`);
+    values.set(flag, value);
+  }
+
+  const bucketPrefix = values.get('--bucket-prefix');
+  if (bucketPrefix === undefined) problems.push('--bucket-prefix is required');
+  else if (!BUCKET_PREFIX.test(bucketPrefix)) {
+    problems.push(`--bucket-prefix ${JSON.stringify(bucketPrefix)} must be 3-42 lowercase letters, digits, "." or "-" (buckets are "<prefix>-<region>")`);
+  }
+
+  const regionList = values.get('--regions');
+  const regions = (regionList ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  if (regionList === undefined) problems.push('--regions is required');
+  else if (regions.length === 0) problems.push('--regions lists no region');
+  for (const region of regions) if (!REGION.test(region)) problems.push(`--regions: ${JSON.stringify(region)} is not a region name`);
+  if (new Set(regions).size !== regions.length) problems.push('--regions lists a region twice');
+
+  const version = values.get('--version') ?? defaultVersion;
+  if (!VERSION.test(version)) problems.push(`--version ${JSON.stringify(version)} must be 1-64 letters, digits, ".", "_" or "-"`);
+
+  if (problems.length > 0) throw new UsageError(`${problems.join('\n')}\n${USAGE}`);
+  return { bucketPrefix: bucketPrefix!, regions, version, dryRun };
+}
+
+// DOS timestamps are local time: a local-time Date gives the same bytes in every time zone.
+const FIXED_MTIME = new Date(1980, 0, 1, 0, 0, 0);
+// Regular file, rw-r--r--, recorded as made on Unix (host OS 3) so unzip keeps the mode.
+const FILE_ATTRS = (0o100644 << 16) >>> 0;
+
+/** Zips files (name -> bytes) with sorted entries, fixed times and permissions: same input, same bytes. */
+export function zipReproducibly(files: Readonly<Record<string, Uint8Array>>): Uint8Array {
+  const entries: Zippable = {};
+  for (const name of Object.keys(files).sort()) {
+    entries[name] = [files[name]!, { mtime: FIXED_MTIME, attrs: FILE_ATTRS, os: 3, level: 9 }];
+  }
+  return zipSync(entries);
+}
+
+/** Zips every file of a bundle directory (handler.mjs and its source map) at the zip's root. */
+export async function zipBundleDir(dir: string): Promise<Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  for (const name of await readdir(dir)) files[name] = new Uint8Array(await readFile(join(dir, name)));
+  if (!(BUNDLE_FILE in files)) throw new Error(`${dir} has no ${BUNDLE_FILE}: run the build first`);
+  return zipReproducibly(files);
+}
+
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+export interface Artifact {
+  readonly file: string;
+  readonly key: string;
+  readonly contentType: string;
+}
+
+/** Builds, zips and writes dist/artifacts/; returns what to upload. */
+export async function packageArtifacts(version: string, distDir = join(REPO_ROOT, 'dist')): Promise<Artifact[]> {
+  const artifactDir = join(distDir, 'artifacts');
+  await mkdir(artifactDir, { recursive: true });
+  const artifacts: Artifact[] = [];
+  for (const bundle of await buildBundles(distDir)) {
+    const zip = await zipBundleDir(join(distDir, bundle.name));
+    const file = join(artifactDir, `${bundle.name}.zip`);
+    await writeFile(file, zip);
+    console.log(`${bundle.name}: bundle ${formatSize(bundle.bytes)}, zip ${formatSize(zip.byteLength)}, sha256 ${sha256(zip)}`);
+    artifacts.push({ file, key: `${ARTIFACT_ROOT}/${version}/${bundle.name}.zip`, contentType: 'application/zip' });
+  }
+  const template = join(artifactDir, 'member-account.yaml');
+  await copyFile(join(REPO_ROOT, MEMBER_TEMPLATE), template);
+  artifacts.push({ file: template, key: `${ARTIFACT_ROOT}/${version}/member-account.yaml`, contentType: 'text/yaml' });
+  return artifacts;
+}
+
+export const bucketName = (prefix: string, region: string) => `${prefix}-${region}`;
+
+export function templateUrl(prefix: string, region: string, version: string): string {
+  const host = region.startsWith('cn-') ? `s3.${region}.amazonaws.com.cn` : `s3.${region}.amazonaws.com`;
+  return `https://${bucketName(prefix, region)}.${host}/${ARTIFACT_ROOT}/${version}/member-account.yaml`;
+}
+
+async function upload(options: PackageOptions, artifacts: readonly Artifact[]): Promise<void> {
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  for (const region of options.regions) {
+    const client = new S3Client({ region });
+    const bucket = bucketName(options.bucketPrefix, region);
+    for (const artifact of artifacts) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: artifact.key,
+          Body: await readFile(artifact.file),
+          ContentType: artifact.contentType,
+        }),
+      );
+      console.log(`uploaded s3://${bucket}/${artifact.key}`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const options = parseArgs(process.argv.slice(2), pkg.version);
+  const artifacts = await packageArtifacts(options.version);
+  if (options.dryRun) {
+    console.log(`dry run: nothing uploaded; artifacts are in dist/artifacts/`);
+  } else {
+    await upload(options, artifacts);
+  }
+  const home = options.regions[0]!;
+  console.log(`\nTemplateURL=${templateUrl(options.bucketPrefix, home, options.version)}`);
+  console.log(`ArtifactBucketPrefix=${options.bucketPrefix}`);
+  console.log(`ArtifactVersion=${options.version}`);
+  console.log(`(functions: ${FUNCTIONS.map((f) => f.name).join(', ')})`);
+}
+
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof UsageError ? error.message : `package:org failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  });
+}

@@ -10,6 +10,7 @@ import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
+import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
 
 export const USAGE = `Usage: npm run scan -- [--region R] [--profile P] [--cluster NAME]... [--format table|json] [Param=Value]...
@@ -157,13 +158,12 @@ function explainAwsError(error: unknown): string {
 }
 
 function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>): string {
-  const header = ['INSTANCE', 'CLUSTER', 'KIND', 'RESULT', 'DETAIL'];
-  const table = rows.map((r) => [r.instanceId, r.cluster ?? '-', r.nodeKind ?? '-', r.compliance, r.annotation]);
-  const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i < widths.length ? cell.padEnd(widths[i]!) : cell)).join('  ').trimEnd();
+  const table = formatTable(
+    ['INSTANCE', 'CLUSTER', 'KIND', 'RESULT', 'DETAIL'],
+    rows.map((r) => [r.instanceId, r.cluster ?? '-', r.nodeKind ?? '-', r.compliance, r.annotation]),
+  );
   const summary = `${rows.length} instance(s): ${counts.COMPLIANT} compliant, ${counts.NON_COMPLIANT} non-compliant, ${counts.NOT_APPLICABLE} not applicable`;
-  return [line(header), ...table.map(line), '', summary, ''].join('\n');
+  return `${table}\n\n${summary}\n`;
 }
 
 if (import.meta.main) {

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runScan } from '../../cli/scan.ts';
+import { eksctlNode, karpenterNode, managedNodeGroupNode, plainInstance, startEmulator, type Emulator } from '../../emulator/index.ts';
+
+let emulator: Emulator;
+const savedEndpoint = process.env.AWS_ENDPOINT_URL;
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  process.env.AWS_ENDPOINT_URL = emulator.url;
+});
+
+afterAll(async () => {
+  if (savedEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL;
+  else process.env.AWS_ENDPOINT_URL = savedEndpoint;
+  await emulator.close();
+});
+
+beforeEach(() => {
+  for (const instance of emulator.instances()) emulator.removeInstance(instance.instanceId);
+  emulator.resetCalls();
+  emulator.faults.clear();
+});
+
+async function scan(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runScan(argv, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+describe('npm run scan', () => {
+  it('exits 1 and lists what is wrong when a node is non-compliant', async () => {
+    const bad = emulator.addInstance(managedNodeGroupNode({ cluster: 'prod', hopLimit: 1 }));
+    const good = emulator.addInstance(eksctlNode({ cluster: 'prod' }));
+    emulator.addInstance(plainInstance());
+
+    const { code, stdout, stderr } = await scan('--region', 'us-east-1');
+
+    expect(code).toBe(1);
+    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+cluster prod: HopLimit 1 \\(want >=2\\)`));
+    expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
+    expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
+    expect(stderr).toContain('scan: 2 instance(s) read');
+    // Read-only: one filtered page, nothing else.
+    expect(emulator.requests.entries()).toEqual([['ec2:DescribeInstances', 1]]);
+  });
+
+  it('exits 0 when every node is compliant, and honours --cluster and rule parameters in JSON', async () => {
+    emulator.addInstance(karpenterNode({ cluster: 'prod', hopLimit: 1 }));
+    const staging = emulator.addInstance(karpenterNode({ cluster: 'staging', hopLimit: 1 }));
+
+    const { code, stdout } = await scan('--cluster', 'staging', '--format', 'json', 'MinHopLimit=1');
+
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.counts).toEqual({ COMPLIANT: 1, NON_COMPLIANT: 0, NOT_APPLICABLE: 1 });
+    expect(report.instances).toContainEqual(
+      expect.objectContaining({ instanceId: staging, cluster: 'staging', nodeKind: 'karpenter', compliance: 'COMPLIANT' }),
+    );
+  });
+
+  it('pages through large fleets', async () => {
+    emulator.addInstances(Array.from({ length: 2100 }, () => eksctlNode({ cluster: 'big' })));
+    const { code, stderr } = await scan();
+    expect(code).toBe(0);
+    expect(emulator.calls.get('ec2:DescribeInstances')).toBe(3);
+    expect(stderr.trim().split('\n')).toEqual(['scan: 1000 instance(s) read', 'scan: 2000 instance(s) read', 'scan: 2100 instance(s) read']);
+  });
+
+  it.each([
+    [['--format', 'xml'], '--format must be table or json, got "xml"'],
+    [['MinHopLimit=0'], 'MinHopLimit must be an integer from 1 to 64, got "0"'],
+    [['Colour=blue'], 'unknown parameter "Colour"'],
+    [['hop-limit'], '"hop-limit" is not a rule parameter (write Param=Value, e.g. MinHopLimit=2)'],
+    [['--cluster', 'a', 'ClusterNames=b'], 'give clusters either with --cluster or ClusterNames=, not both'],
+    [['--bogus'], "Unknown option '--bogus'"],
+  ])('exits 2 on bad arguments %j without calling AWS', async (argv, message) => {
+    const { code, stderr } = await scan(...argv);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(emulator.requests.total()).toBe(0);
+  });
+
+  it('exits 2 with the error when EC2 keeps failing', async () => {
+    emulator.faults.set('ec2:DescribeInstances', { serverErrorNext: 100 });
+    const { code, stderr } = await scan();
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^scan: InternalError/m);
+  });
+
+  it('prints usage for --help', async () => {
+    const { code, stdout } = await scan('--help');
+    expect(code).toBe(0);
+    expect(stdout).toContain('Exit status: 0 all compliant, 1 some non-compliant, 2 error.');
+  });
+});
+
+describe('scan as a process', () => {
+  it('says how to provide credentials when there are none, and exits 2', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const home = mkdtempSync(`${tmpdir()}/scan-home-`);
+    const result = spawnSync(process.execPath, ['cli/scan.ts', '--region', 'us-east-1'], {
+      encoding: 'utf8',
+      // No credentials anywhere: empty HOME, no keys, no instance metadata to fall back on.
+      env: { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: emulator.url },
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('scan: no AWS credentials found');
+    expect(result.stderr).toContain('--profile');
+    expect(result.stdout).toBe('');
+  });
+});

@@ -1,0 +1,57 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { CLIENT_DEFAULTS } from '../shared/clients.ts';
+import { logger, metrics } from '../shared/telemetry.ts';
+import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
+import { NotificationDeliveryError, remediateEvent, type RemediationResult } from './remediator.ts';
+import { UndeliveredNotifications } from './undelivered.ts';
+
+// Created once per execution environment and reused across invocations.
+const ec2 = new EC2Client(CLIENT_DEFAULTS);
+const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
+const sns = new SNSClient(CLIENT_DEFAULTS);
+// Lives as long as the execution environment: what lets a retry here re-send a lost notification.
+const undelivered = new UndeliveredNotifications();
+let config: RemediationConfig | undefined;
+
+/** EventBridge target for "Config Rules Compliance Change" events of this rule. */
+export async function handler(event: unknown, context: Context): Promise<RemediationResult> {
+  logger.addContext(context);
+  try {
+    // Parsed on the first invocation rather than at import, so a bad value is reported as the
+    // invocation's error (with every problem listed) instead of an init failure.
+    config ??= loadRemediationConfig(process.env);
+    const result = await remediateEvent(event, {
+      ec2,
+      cloudwatch,
+      sns,
+      config,
+      accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
+      logger,
+      undelivered,
+      remainingTimeMs: () => context.getRemainingTimeInMillis(),
+    });
+    countOutcome(result.outcome);
+    logger.info('remediation finished', { ...result, mode: config.mode });
+    return result;
+  } catch (error) {
+    if (error instanceof NotificationDeliveryError) {
+      metrics.addMetric('NotificationsUndelivered', MetricUnit.Count, 1);
+    } else {
+      countOutcome('error');
+    }
+    logger.error('remediation failed', error as Error);
+    throw error;
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}
+
+/** One `Remediations` count per invocation, by outcome (`error` when it threw). */
+function countOutcome(outcome: string): void {
+  metrics.addDimension('Outcome', outcome);
+  metrics.addMetric('Remediations', MetricUnit.Count, 1);
+}

@@ -1,0 +1,211 @@
+import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand, type EC2Client, type Instance, type ModifyInstanceMetadataOptionsRequest } from '@aws-sdk/client-ec2';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { loadRemediationConfig, type RemediationConfig } from '../../functions/remediate-imds/config.ts';
+
+export const ACCOUNT = '111122223333';
+export const REGION = 'us-east-1';
+export const RULE_NAME = 'eks-imds-guard';
+export const INSTANCE_ID = 'i-0123456789abcdef0';
+export const EVENT_ID = 'c0bb891c-77fe-8518-14fc-be78b966f95b';
+export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:eks-imds-guard-remediation`;
+export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:eks-imds-guard-remediate`;
+export const EVENT_TIME = '2026-11-20T09:15:05Z';
+
+/** Tags a managed node group node carries (EKS, the cloud provider and the launch template). */
+export function managedNodeTags(cluster = 'prod', nodegroup = 'general'): Record<string, string> {
+  return {
+    'eks:cluster-name': cluster,
+    'eks:nodegroup-name': nodegroup,
+    [`kubernetes.io/cluster/${cluster}`]: 'owned',
+    'aws:eks:cluster-name': cluster,
+    'aws:ec2launchtemplate:id': 'lt-0a1b2c3d4e5f67890',
+    'aws:ec2launchtemplate:version': '3',
+    'aws:autoscaling:groupName': `eks-${nodegroup}-20261101-ab12cd34`,
+  };
+}
+
+/** Tags of a Karpenter v1 node: node pool, node claim, EC2NodeClass and Karpenter's launch template. */
+export function karpenterNodeTags(cluster = 'prod', nodePool = 'default'): Record<string, string> {
+  return {
+    'karpenter.sh/nodepool': nodePool,
+    'karpenter.sh/nodeclaim': `${nodePool}-x7k2p`,
+    'karpenter.k8s.aws/ec2nodeclass': 'default',
+    'eks:eks-cluster-name': cluster,
+    [`kubernetes.io/cluster/${cluster}`]: 'owned',
+    'aws:ec2launchtemplate:id': 'lt-0fedcba9876543210',
+    'aws:ec2launchtemplate:version': '1',
+  };
+}
+
+/** Tags of an EKS Auto Mode node (an EC2 managed instance operated by EKS). */
+export function autoModeNodeTags(cluster = 'prod'): Record<string, string> {
+  return {
+    'eks:eks-cluster-name': cluster,
+    'eks:kubernetes-node-pool-name': 'general-purpose',
+    [`kubernetes.io/cluster/${cluster}`]: 'owned',
+  };
+}
+
+export interface NodeShape {
+  readonly instanceId?: string;
+  readonly state?: 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+  readonly metadataState?: 'pending' | 'applied';
+  readonly httpTokens?: 'optional' | 'required' | undefined;
+  readonly hopLimit?: number | undefined;
+  readonly httpEndpoint?: 'enabled' | 'disabled' | undefined;
+  readonly instanceProfile?: boolean;
+  readonly tags?: Record<string, string>;
+  readonly operator?: { readonly managed: boolean; readonly principal?: string };
+}
+
+const STATE_CODES = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 } as const;
+
+/**
+ * One instance as DescribeInstances returns it: by default a running managed node group node
+ * with the AL2023 defaults that break pods (tokens required, hop limit 1).
+ */
+export function anEksNode(shape: NodeShape = {}): Instance {
+  const instanceId = shape.instanceId ?? INSTANCE_ID;
+  const state = shape.state ?? 'running';
+  return {
+    InstanceId: instanceId,
+    ImageId: 'ami-0c2d3e4f5a6b7c8d9',
+    InstanceType: 'm7g.large',
+    LaunchTime: new Date('2026-11-01T08:00:00Z'),
+    Placement: { AvailabilityZone: `${REGION}a`, Tenancy: 'default' },
+    PrivateDnsName: 'ip-10-0-12-34.ec2.internal',
+    State: { Code: STATE_CODES[state], Name: state },
+    ...(shape.instanceProfile === false
+      ? {}
+      : {
+          IamInstanceProfile: {
+            Arn: `arn:aws:iam::${ACCOUNT}:instance-profile/eks-general-node`,
+            Id: 'AIPAEXAMPLEPROFILE0001',
+          },
+        }),
+    MetadataOptions: {
+      State: shape.metadataState ?? 'applied',
+      ...('httpTokens' in shape ? (shape.httpTokens === undefined ? {} : { HttpTokens: shape.httpTokens }) : { HttpTokens: 'required' }),
+      ...('hopLimit' in shape ? (shape.hopLimit === undefined ? {} : { HttpPutResponseHopLimit: shape.hopLimit }) : { HttpPutResponseHopLimit: 1 }),
+      ...('httpEndpoint' in shape
+        ? shape.httpEndpoint === undefined
+          ? {}
+          : { HttpEndpoint: shape.httpEndpoint }
+        : { HttpEndpoint: 'enabled' }),
+      HttpProtocolIpv6: 'disabled',
+      InstanceMetadataTags: 'disabled',
+    },
+    Tags: Object.entries(shape.tags ?? managedNodeTags()).map(([Key, Value]) => ({ Key, Value })),
+    ...(shape.operator ? { Operator: { Managed: shape.operator.managed, Principal: shape.operator.principal } } : {}),
+  };
+}
+
+export interface EventShape {
+  readonly id?: string;
+  readonly instanceId?: string;
+  readonly configRuleName?: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly complianceType?: string;
+  readonly resourceType?: string;
+  readonly annotation?: string;
+}
+
+/** A "Config Rules Compliance Change" event as EventBridge delivers it (shape of a real one). */
+export function aComplianceChangeEvent(shape: EventShape = {}): Record<string, unknown> {
+  const ruleName = shape.configRuleName ?? RULE_NAME;
+  const resourceType = shape.resourceType ?? 'AWS::EC2::Instance';
+  const resourceId = shape.instanceId ?? INSTANCE_ID;
+  const account = shape.account ?? ACCOUNT;
+  const region = shape.region ?? REGION;
+  const qualifier = { configRuleName: ruleName, resourceType, resourceId };
+  return {
+    version: '0',
+    id: shape.id ?? EVENT_ID,
+    'detail-type': 'Config Rules Compliance Change',
+    source: 'aws.config',
+    account,
+    time: EVENT_TIME,
+    region,
+    resources: [],
+    detail: {
+      resourceId,
+      awsRegion: region,
+      awsAccountId: account,
+      configRuleName: ruleName,
+      recordVersion: '1.0',
+      configRuleARN: `arn:aws:config:${region}:${account}:config-rule/config-rule-eguym2`,
+      messageType: 'ComplianceChangeNotification',
+      newEvaluationResult: {
+        evaluationResultIdentifier: { evaluationResultQualifier: qualifier, orderingTimestamp: '2026-11-20T09:14:50.251Z' },
+        complianceType: shape.complianceType ?? 'NON_COMPLIANT',
+        resultRecordedTime: '2026-11-20T09:15:04.741Z',
+        configRuleInvokedTime: '2026-11-20T09:15:04.332Z',
+        annotation:
+          shape.annotation ??
+          `cluster prod: HopLimit 1 (want >=2). Fix: aws ec2 modify-instance-metadata-options --instance-id ${resourceId} --http-tokens required --http-put-response-hop-limit 2`,
+      },
+      oldEvaluationResult: {
+        evaluationResultIdentifier: { evaluationResultQualifier: qualifier, orderingTimestamp: '2026-11-19T09:02:33.749Z' },
+        complianceType: 'COMPLIANT',
+        resultRecordedTime: '2026-11-19T09:02:44.919Z',
+        configRuleInvokedTime: '2026-11-19T09:02:44.583Z',
+      },
+      notificationCreationTime: '2026-11-20T09:15:05.751Z',
+      resourceType,
+    },
+  };
+}
+
+/** A function configuration as the template sets it, with overrides. */
+export function aConfig(env: Record<string, string | undefined> = {}): RemediationConfig {
+  return loadRemediationConfig({
+    CONFIG_RULE_NAME: RULE_NAME,
+    TOPIC_ARN,
+    AWS_REGION: REGION,
+    ...env,
+  });
+}
+
+export function awsError(name: string, message = name): Error {
+  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+}
+
+/**
+ * EC2 as far as remediation sees it, for one instance: DescribeInstances returns it as it is
+ * now, a real ModifyInstanceMetadataOptions changes it (State pending, applied from the
+ * `readsUntilApplied`-th read on), a DryRun answers DryRunOperation like EC2 does.
+ */
+export function fakeEc2(
+  stub: AwsClientStub<EC2Client>,
+  initial: Instance | undefined,
+  options: { readsUntilApplied?: number } = {},
+): { current(): Instance | undefined; modifications: ModifyInstanceMetadataOptionsRequest[] } {
+  const readsUntilApplied = options.readsUntilApplied ?? 1;
+  let instance = initial === undefined ? undefined : structuredClone(initial);
+  let pendingReads = 0;
+  const modifications: ModifyInstanceMetadataOptionsRequest[] = [];
+  stub.on(DescribeInstancesCommand).callsFake(() => {
+    if (instance === undefined) return { Reservations: [] };
+    const metadata = instance.MetadataOptions;
+    if (metadata?.State === 'pending' && ++pendingReads >= readsUntilApplied) metadata.State = 'applied';
+    return { Reservations: [{ ReservationId: 'r-0123456789abcdef0', OwnerId: ACCOUNT, Instances: [structuredClone(instance)] }] };
+  });
+  stub.on(ModifyInstanceMetadataOptionsCommand).callsFake((input: ModifyInstanceMetadataOptionsRequest) => {
+    if (input.DryRun) throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
+    if (instance === undefined || input.InstanceId !== instance.InstanceId) {
+      throw awsError('InvalidInstanceID.NotFound', `The instance ID '${input.InstanceId}' does not exist`);
+    }
+    modifications.push(input);
+    instance.MetadataOptions = {
+      ...instance.MetadataOptions,
+      State: 'pending',
+      ...(input.HttpTokens ? { HttpTokens: input.HttpTokens } : {}),
+      ...(input.HttpPutResponseHopLimit ? { HttpPutResponseHopLimit: input.HttpPutResponseHopLimit } : {}),
+      ...(input.HttpEndpoint ? { HttpEndpoint: input.HttpEndpoint } : {}),
+    };
+    pendingReads = 0;
+    return { InstanceId: input.InstanceId, InstanceMetadataOptions: { ...instance.MetadataOptions } };
+  });
+  return { current: () => instance, modifications };
+}

@@ -100,7 +100,39 @@ export class Ec2Service {
   readonly operations: Record<string, (form: URLSearchParams, requestId: string) => string> = {
     DescribeInstances: (form, requestId) => this.#describeInstances(form, requestId),
     ModifyInstanceMetadataOptions: (form, requestId) => this.#modifyInstanceMetadataOptions(form, requestId),
+    CreateTags: (form, requestId) => this.#createTags(form, requestId),
   };
+
+  /** Instance tags only: the remediation keeps its ledger on the instance it changed. */
+  #createTags(form: URLSearchParams, requestId: string): string {
+    const resourceIds = formList(form, 'ResourceId');
+    if (resourceIds.length === 0) throw new AwsError('MissingParameter', "The request must contain the parameter 'ResourceId'");
+    const tags = indexes(form, 'Tag').map((i) => ({ key: form.get(`Tag.${i}.Key`) ?? '', value: form.get(`Tag.${i}.Value`) ?? '' }));
+    if (tags.length === 0) throw new AwsError('MissingParameter', "The request must contain the parameter 'Tag'");
+    for (const { key, value } of tags) {
+      if (key.length < 1 || key.length > 128 || value.length > 256) {
+        throw new AwsError('InvalidParameterValue', `Tag key must be 1-128 and value 0-256 characters: '${key}'`);
+      }
+      if (key.toLowerCase().startsWith('aws:')) {
+        throw new AwsError('InvalidParameterValue', "Tag keys starting with 'aws:' are reserved for internal use");
+      }
+    }
+    const instances = resourceIds.map((id) => {
+      const instance = this.#instances.get(id);
+      if (instance === undefined) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+      return instance;
+    });
+    if (formBoolean(form, 'DryRun')) throw dryRun();
+    for (const instance of instances) {
+      for (const { key, value } of tags) instance.tags[key] = value;
+    }
+    return new XmlWriter()
+      .open('CreateTagsResponse', XMLNS)
+      .leaf('requestId', requestId)
+      .leaf('return', 'true')
+      .close('CreateTagsResponse')
+      .toString();
+  }
 
   #describeInstances(form: URLSearchParams, requestId: string): string {
     const ids = formList(form, 'InstanceId');

@@ -1,4 +1,5 @@
 import {
+  CreateTagsCommand,
   DescribeInstancesCommand,
   ModifyInstanceMetadataOptionsCommand,
   paginateDescribeInstances,
@@ -239,5 +240,31 @@ describe('ModifyInstanceMetadataOptions', () => {
     expect((await send({ InstanceId: terminated, HttpPutResponseHopLimit: 0 })).name).toBe('InvalidParameterValue');
     expect(emulator.calls.get('ec2:ModifyInstanceMetadataOptions')).toBe(0);
     expect(emulator.errors.get('ec2:ModifyInstanceMetadataOptions')).toBe(5);
+  });
+});
+
+describe('CreateTags', () => {
+  it('adds and overwrites instance tags, visible to DescribeInstances', async () => {
+    const id = emulator.addInstance(managedNodeGroupNode({ cluster: 'tags' }));
+    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard/remediation', Value: 'a' }] }));
+    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard/remediation', Value: 'b' }] }));
+    const described = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    const tags = instancesOf(described.Reservations)[0]?.Tags ?? [];
+    expect(tags).toContainEqual({ Key: 'imds-guard/remediation', Value: 'b' });
+    expect(tags).toContainEqual({ Key: 'eks:cluster-name', Value: 'tags' });
+    expect(emulator.calls.get('ec2:CreateTags')).toBe(2);
+  });
+
+  it.each([
+    [{ Resources: ['i-00000000000000bad'], Tags: [{ Key: 'k', Value: 'v' }] }, 'InvalidInstanceID.NotFound'],
+    [{ Resources: ['RESOURCE'], Tags: [{ Key: 'aws:reserved', Value: 'v' }] }, 'InvalidParameterValue'],
+    [{ Resources: ['RESOURCE'], Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] }, 'InvalidParameterValue'],
+    [{ Resources: ['RESOURCE'], Tags: [{ Key: 'k', Value: 'v' }], DryRun: true }, 'DryRunOperation'],
+  ])('refuses %j with %s', async (input, name) => {
+    const id = emulator.addInstance(managedNodeGroupNode());
+    const resources = input.Resources.map((r) => (r === 'RESOURCE' ? id : r));
+    const error = await clients.ec2.send(new CreateTagsCommand({ ...input, Resources: resources })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name });
+    expect(emulator.getInstance(id)?.tags.k).toBeUndefined();
   });
 });

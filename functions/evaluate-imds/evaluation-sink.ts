@@ -64,6 +64,15 @@ export class EvaluationSink {
     this.throwIfFailed();
   }
 
+  /**
+   * Waits for the batches already sent, without sending more: after a failure, so the
+   * invocation does not return (and Lambda freeze) with requests still in flight.
+   */
+  async settle(): Promise<void> {
+    this.buffer = [];
+    await Promise.allSettled([...this.inFlight]);
+  }
+
   private async dispatch(): Promise<void> {
     const batch = this.buffer;
     this.buffer = [];

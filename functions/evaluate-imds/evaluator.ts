@@ -47,6 +47,20 @@ export async function evaluateRuleEvent(event: unknown, deps: EvaluatorDeps): Pr
     testMode: invocation.testMode,
     ...deps.sinkOptions,
   });
+  try {
+    return await evaluateTrigger(invocation, params, sink, deps);
+  } catch (error) {
+    await sink.settle();
+    throw error;
+  }
+}
+
+async function evaluateTrigger(
+  invocation: RuleInvocation,
+  params: RuleParameters,
+  sink: EvaluationSink,
+  deps: EvaluatorDeps,
+): Promise<EvaluationSummary> {
   const { trigger } = invocation;
 
   if (trigger.kind === 'scheduled') {

@@ -293,6 +293,22 @@ describe('scheduled sweep', () => {
     expect(config).not.toHaveReceivedCommand(GetComplianceDetailsByConfigRuleCommand);
   });
 
+  it('does not return while batches are still in flight after one failed', async () => {
+    serveInstances(fleet(1500)); // 15 batches: more than the 10 in flight at once
+    let started = 0;
+    let finished = 0;
+    config.on(PutEvaluationsCommand).callsFake(async () => {
+      const call = ++started;
+      await new Promise((resolve) => setTimeout(resolve, call === 1 ? 1 : 30));
+      finished++;
+      if (call === 1) throw awsError('ThrottlingException', 'Rate exceeded');
+      return { FailedEvaluations: [] };
+    });
+    await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(started).toBeGreaterThan(1);
+    expect(finished).toBe(started);
+  });
+
   it('surfaces EC2 throttling during paging', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });

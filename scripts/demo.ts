@@ -1,0 +1,111 @@
+/**
+ * `npm run demo`: the whole flow on a laptop, no AWS account. A loopback emulator of EC2,
+ * AWS Config, SNS and CloudWatch holds a realistic EKS fleet; the real Lambda handlers reach it
+ * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
+ */
+import { formatTable } from '../cli/table.ts';
+import { demoFleet } from '../emulator/demo-fleet.ts';
+import { startEmulator, type Emulator } from '../emulator/index.ts';
+import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
+
+const RULE_NAME = 'eks-imds-guard';
+const RULE_PARAMETERS = { MinHopLimit: '2', ExemptionTagKey: 'imds-guard/exempt' };
+const verbose = process.argv.includes('--verbose');
+
+const emulator = await startEmulator();
+try {
+  await runDemo(emulator);
+} finally {
+  await emulator.close();
+}
+
+async function runDemo(emulator: Emulator): Promise<void> {
+  const topicArn = emulator.createTopic('eks-imds-guard-notifications');
+  // The handlers build their SDK clients at import: the environment must be set first.
+  Object.assign(process.env, emulator.clientEnv(), {
+    CONFIG_RULE_NAME: RULE_NAME,
+    TOPIC_ARN: topicArn,
+    REMEDIATION_MODE: 'enforce',
+    IMDSV1_GUARD: 'true',
+    IMDSV1_LOOKBACK_HOURS: '24',
+    RULE_PARAMETERS: JSON.stringify(RULE_PARAMETERS),
+    POWERTOOLS_LOG_LEVEL: verbose ? 'DEBUG' : 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  const { handler: evaluate } = await import('../functions/evaluate-imds/handler.ts');
+  const { handler: remediate } = await import('../functions/remediate-imds/handler.ts');
+
+  const names = seedFleet(emulator);
+  const label = (id: string) => names.get(id) ?? id;
+  console.log(`eks-imds-guard demo: loopback AWS emulator at ${emulator.url}, account ${emulator.accountId}, ${emulator.region}`);
+  console.log(`Fleet: ${emulator.instances().length} instances (${[...names.values()].filter((n) => n.startsWith('non-EKS')).length} are not EKS nodes). Rule parameters: ${JSON.stringify(RULE_PARAMETERS)}\n`);
+
+  heading('1. AWS Config runs the rule: ScheduledNotification -> evaluate-imds');
+  emulator.resetCalls();
+  let started = performance.now();
+  const first = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.\n`);
+  printCompliance(emulator, label);
+
+  heading('2. Compliance changes -> EventBridge -> remediate-imds (REMEDIATION_MODE=enforce)');
+  const events = emulator.drainComplianceEvents().filter((e) => e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  emulator.resetCalls();
+  started = performance.now();
+  for (const event of events) {
+    await remediate(event, lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  }
+  console.log(`${events.length} NON_COMPLIANT events handled in ${ms(started)} with ${callSummary(emulator)}.\n`);
+
+  heading(`3. SNS notifications published to ${topicArn.split(':').pop()}`);
+  for (const message of emulator.published(topicArn)) {
+    const outcome = message.messageAttributes.outcome?.stringValue ?? '?';
+    console.log(`[${outcome}] ${message.subject ?? ''}`);
+    const summary = message.message.split('\n\n')[0] ?? '';
+    for (const line of summary.split('\n').slice(0, 12)) console.log(`    ${line}`);
+    console.log('');
+  }
+
+  heading('4. AWS Config runs the rule again');
+  const second = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  printCompliance(emulator, label);
+  console.log(
+    `\nBefore: ${first.counts.NON_COMPLIANT} non-compliant, ${first.counts.COMPLIANT} compliant. ` +
+      `After: ${second.counts.NON_COMPLIANT} non-compliant, ${second.counts.COMPLIANT} compliant, ${second.counts.NOT_APPLICABLE} not applicable.`,
+  );
+  console.log('What is left needs a person: see the notifications above for the action each one names.');
+}
+
+function seedFleet(emulator: Emulator): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const { name, spec, imdsV1Calls } of demoFleet()) {
+    const id = emulator.addInstance(spec);
+    names.set(id, name);
+    if (imdsV1Calls > 0) emulator.setImdsV1Calls(id, imdsV1Calls);
+  }
+  return names;
+}
+
+function printCompliance(emulator: Emulator, label: (id: string) => string): void {
+  const rows = emulator
+    .evaluations(RULE_NAME)
+    .sort((a, b) => label(a.resourceId).localeCompare(label(b.resourceId)))
+    .map((e) => {
+      const options = emulator.getInstance(e.resourceId)?.metadataOptions;
+      const imds = options ? `${options.httpTokens}/${options.httpPutResponseHopLimit}` : '-';
+      return [label(e.resourceId), e.resourceId, imds, e.complianceType, e.annotation ?? ''];
+    });
+  console.log(formatTable(['NODE', 'INSTANCE', 'TOKENS/HOP', 'RESULT', 'ANNOTATION'], rows));
+}
+
+function heading(text: string): void {
+  console.log(`${text}\n${'-'.repeat(text.length)}`);
+}
+
+function ms(started: number): string {
+  return `${Math.round(performance.now() - started)} ms`;
+}
+
+function callSummary(emulator: Emulator): string {
+  const entries = emulator.calls.entries();
+  return entries.length === 0 ? 'no API calls' : entries.map(([op, n]) => `${op} x${n}`).join(', ');
+}

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { syntheticFleet } from '../../emulator/index.ts';
+import { onEmulator, startTarget, type Target } from './target.ts';
+
+/**
+ * The real evaluation handler over HTTP: SDK serialization, paging, retries and Config's
+ * limits as the emulator enforces them. Fault injection needs the emulator.
+ */
+const NODES = 2500;
+const NON_EKS = 500;
+
+let target: Target;
+let evaluate: (event: unknown) => Promise<{ swept?: number; cleanedUp?: number; counts: Record<string, number> }>;
+let nodeIds: string[] = [];
+
+beforeAll(async () => {
+  target = await startTarget();
+  ({ handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts'));
+  const fleet = syntheticFleet(NODES + NON_EKS, { nonEks: NON_EKS, nonCompliantEvery: 5 });
+  const ids: string[] = [];
+  for (const spec of fleet) ids.push(await target.seed(spec));
+  nodeIds = ids.filter((_, i) => fleet[i]!.tags?.['eks:cluster-name'] !== undefined || fleet[i]!.tags?.['alpha.eksctl.io/cluster-name'] !== undefined || fleet[i]!.tags?.['karpenter.sh/nodepool'] !== undefined);
+}, 120_000);
+
+afterAll(async () => {
+  await target?.close();
+});
+
+beforeEach(() => {
+  target.emulator?.faults.clear();
+  target.emulator?.resetCalls();
+});
+
+let ruleCounter = 0;
+const freshRule = () => `eks-imds-guard-sweep-${++ruleCounter}`;
+
+async function sweep(ruleName: string, ruleParameters: Record<string, string> = {}) {
+  return evaluate(target.sweepEvent(ruleParameters, ruleName));
+}
+
+// Fault tests sweep one node kind (a third of the fleet): the SDK's adaptive retry mode slows
+// the client down after every throttle, so the full fleet under constant faults takes minutes.
+const KARPENTER_ONLY = { NodeTagKeys: 'karpenter.sh/nodepool' };
+const karpenterNodes = () => target.emulator!.instances().filter((i) => i.tags['karpenter.sh/nodepool'] !== undefined).length;
+
+describe('a 2,500-node sweep over HTTP', () => {
+  it('records exactly one evaluation per node at the API lower bound', async () => {
+    expect(nodeIds).toHaveLength(NODES);
+    const rule = freshRule();
+    const summary = await sweep(rule);
+
+    expect(summary).toMatchObject({ swept: NODES, cleanedUp: 0, counts: { COMPLIANT: 2000, NON_COMPLIANT: 500, NOT_APPLICABLE: 0 } });
+    if (target.emulator) {
+      const calls = target.emulator.calls;
+      expect(calls.get('ec2:DescribeInstances')).toBe(3);
+      expect(calls.get('config:PutEvaluations')).toBe(25);
+      // The cleanup pages through the rule's results (here the 2,500 it just wrote) and finds
+      // none older than this sweep: ⌈2,500/100⌉ pages, memory flat whatever the fleet.
+      expect(calls.get('config:GetComplianceDetailsByConfigRule')).toBe(25);
+    }
+    const results = await target.results(rule);
+    expect(results.size).toBe(NODES);
+    expect([...results.keys()].sort()).toEqual([...nodeIds].sort());
+  });
+
+  it('turns results of instances gone since the last sweep NOT_APPLICABLE', async () => {
+    const rule = freshRule();
+    await sweep(rule);
+    const gone = nodeIds.slice(0, 7);
+    if (!target.emulator) return; // terminating instances needs the emulator's control API
+    for (const id of gone) target.emulator.setInstanceState(id, 'terminated');
+    try {
+      const summary = await sweep(rule);
+      expect(summary).toMatchObject({ swept: NODES - gone.length, cleanedUp: gone.length });
+      const results = await target.results(rule);
+      expect(gone.map((id) => results.get(id))).toEqual(gone.map(() => 'NOT_APPLICABLE'));
+      expect([...results.values()].filter((c) => c === 'NOT_APPLICABLE')).toHaveLength(gone.length);
+    } finally {
+      for (const id of gone) target.emulator.setInstanceState(id, 'running');
+    }
+  });
+});
+
+describe.skipIf(!onEmulator)('faults injected by the emulator', () => {
+  it('converges with exactly the expected evaluations when every 3rd call is throttled', async () => {
+    const emulator = target.emulator!;
+    emulator.faults.set('*', { throttleEvery: 3 });
+    const rule = freshRule();
+    const summary = await sweep(rule, KARPENTER_ONLY);
+
+    const expected = karpenterNodes();
+    expect(summary.swept).toBe(expected);
+    expect(emulator.evaluations(rule)).toHaveLength(expected);
+    expect(emulator.calls.get('config:PutEvaluations')).toBe(Math.ceil(expected / 100));
+    expect(emulator.throttled.get('config:PutEvaluations') + emulator.throttled.get('ec2:DescribeInstances')).toBeGreaterThan(0);
+  });
+
+  it('retries partial FailedEvaluations until every evaluation is recorded', async () => {
+    const emulator = target.emulator!;
+    emulator.faults.set('config:PutEvaluations', { failEvaluationsEvery: 25 });
+    const rule = freshRule();
+    const summary = await sweep(rule);
+
+    expect(emulator.evaluations(rule)).toHaveLength(NODES);
+    expect(summary.counts).toEqual({ COMPLIANT: 2000, NON_COMPLIANT: 500, NOT_APPLICABLE: 0 });
+    // 25 full batches, then retries carrying only the refused evaluations.
+    expect(emulator.calls.get('config:PutEvaluations')).toBeGreaterThan(25);
+  });
+
+  it('rides out 5xx bursts on EC2 and Config', async () => {
+    const emulator = target.emulator!;
+    emulator.faults.set('ec2:DescribeInstances', { unavailableNext: 2 });
+    emulator.faults.set('config:PutEvaluations', { serverErrorNext: 3 });
+    const rule = freshRule();
+    await sweep(rule);
+
+    expect(emulator.evaluations(rule)).toHaveLength(NODES);
+    expect(emulator.errors.get('ec2:DescribeInstances')).toBe(2);
+    expect(emulator.errors.get('config:PutEvaluations')).toBe(3);
+    expect(emulator.calls.get('config:PutEvaluations')).toBe(25);
+  });
+
+  it('fails the invocation, naming the cause, when Config stays throttled past the retries', async () => {
+    const emulator = target.emulator!;
+    // One node in scope: one batch, retried by the SDK until its attempts run out.
+    await target.seed({ tags: { 'e2e/throttle-probe': 'yes' } });
+    emulator.faults.set('config:PutEvaluations', { throttleNext: 1000 });
+    await expect(sweep(freshRule(), { NodeTagKeys: 'e2e/throttle-probe' })).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(emulator.throttled.get('config:PutEvaluations')).toBe(6); // CLIENT_DEFAULTS.maxAttempts
+    expect(emulator.calls.get('config:PutEvaluations')).toBe(0);
+    expect(emulator.calls.get('config:GetComplianceDetailsByConfigRule')).toBe(0);
+  }, 120_000);
+});

@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly terminatedEvery: number;
   readonly clusters: number;
   readonly naive: boolean;
+  /** Also run the prototype of the recommended change (bench/overlapped-rule.ts). */
+  readonly prototype: boolean;
   readonly zeroLatencyRun: boolean;
   readonly changeEvents: number;
   readonly remediationNodes: number;
@@ -32,6 +34,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   terminatedEvery: 100,
   clusters: 20,
   naive: true,
+  prototype: true,
   zeroLatencyRun: true,
   changeEvents: 200,
   remediationNodes: 100,
@@ -88,6 +91,7 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
         runtime,
         ruleBundle,
         naiveBundle: options.naive ? built.naive : undefined,
+        overlappedBundle: options.prototype ? built.overlapped : undefined,
         zeroLatencyRun: options.zeroLatencyRun,
       },
       progress,

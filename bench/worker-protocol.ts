@@ -30,7 +30,7 @@ export interface HeapReport {
 }
 
 export type WorkerReply =
-  | { readonly type: 'loaded'; readonly initMs: number }
+  | { readonly type: 'loaded'; readonly initMs: number; readonly rssBytes: number }
   | {
       readonly type: 'invoked';
       readonly outcomes: readonly InvocationOutcome[];
@@ -84,7 +84,7 @@ export class ExecutionEnvironment {
     memoryMb: number;
     /** Extra Node flags for the worker, e.g. `--cpu-prof`. */
     nodeArgs?: readonly string[];
-  }): Promise<{ environment: ExecutionEnvironment; initMs: number }> {
+  }): Promise<{ environment: ExecutionEnvironment; initMs: number; rssAfterLoad: number }> {
     const { worker, module, env, memoryMb } = options;
     const child = fork(worker, [], {
       execPath: process.execPath,
@@ -95,7 +95,7 @@ export class ExecutionEnvironment {
     const environment = new ExecutionEnvironment(child);
     const reply = await environment.#request({ type: 'load', module });
     if (reply.type !== 'loaded') throw new Error(`loading ${module}: ${JSON.stringify(reply)}`);
-    return { environment, initMs: reply.initMs };
+    return { environment, initMs: reply.initMs, rssAfterLoad: reply.rssBytes };
   }
 
   async invoke(events: readonly unknown[], context: ContextSpec, measureHeap = false): Promise<Extract<WorkerReply, { type: 'invoked' }>> {

@@ -29,7 +29,8 @@ async function answer(message: WorkerRequest): Promise<WorkerReply> {
       const module = (await import(pathToFileURL(message.module).href)) as { handler?: Handler };
       if (typeof module.handler !== 'function') throw new Error(`${message.module} exports no handler`);
       handler = module.handler;
-      return { type: 'loaded', initMs: performance.now() - started };
+      const initMs = performance.now() - started;
+      return { type: 'loaded', initMs, rssBytes: process.memoryUsage.rss() };
     }
     case 'invoke':
       return invoke(message.events, message.context, message.measureHeap);

@@ -22,7 +22,7 @@ beforeAll(async () => {
 describe('sweep', () => {
   it('sweeps 1,500 nodes among 1,800 instances, 15 of them terminated since the last sweep', () => {
     expect(result.sweeps.map((row) => row.scenario)).toEqual([
-      { eksNodes: 1_500, nonEks: 300, terminated: 15, live: 1_485, previousResults: 1_500 },
+      { eksNodes: 1_500, nonEks: 300, terminated: 15, live: 1_485, previousResults: 1_500, previousCompliant: 1_000 },
     ]);
   });
 
@@ -40,6 +40,14 @@ describe('sweep', () => {
     expect(row?.naive?.error).toBeUndefined();
     expect(row?.naive?.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 15 });
     expect(row?.naive?.summary).toEqual({ described: 1_800, evaluated: 1_500, cleanedUp: 0 });
+  });
+
+  it('runs the prototype of the recommended change with no more calls than the rule', () => {
+    const [row] = result.sweeps;
+    expect(row?.overlapped?.error).toBeUndefined();
+    expect(row?.overlappedBounds).toMatchObject({ describe: 2, put: 15, cleanup: 15, total: 32 });
+    expect(row?.overlapped?.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 15 });
+    expect(row?.overlapped?.summary).toEqual({ swept: 1_485, cleanedUp: 15 });
   });
 
   it('measures memory in the function process', () => {

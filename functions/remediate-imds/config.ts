@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidConfigurationError, InvalidParametersError } from '../shared/errors.ts';
 import { parseRuleParameters, type RuleParameters } from '../shared/parameters.ts';
+import { LEDGER_TAG_KEY } from './ledger.ts';
 
 export const REMEDIATION_MODES = ['notify', 'enforce'] as const;
 export type RemediationMode = (typeof REMEDIATION_MODES)[number];
@@ -10,6 +11,8 @@ export const LOOKBACK_HOURS_RANGE = { min: 1, max: 360 } as const;
 export interface RemediationConfig {
   readonly configRuleName: string;
   readonly topicArn: string;
+  /** The topic's own region (from its ARN): the SNS client is made there, so a topic in another region works. */
+  readonly topicRegion: string;
   /** FIFO topics need a message group and take a deduplication id (5-minute window). */
   readonly fifoTopic: boolean;
   readonly mode: RemediationMode;
@@ -74,6 +77,9 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
     if (!(error instanceof InvalidParametersError)) throw error;
     problems.push(...error.problems.map((problem) => `RULE_PARAMETERS: ${problem}`));
   }
+  if (ruleParameters?.exemptionTagKey === LEDGER_TAG_KEY) {
+    problems.push(`RULE_PARAMETERS: ExemptionTagKey must not be "${LEDGER_TAG_KEY}", the tag this function writes on every node it changes (each would become exempt)`);
+  }
 
   if (!parsed.success || ruleParameters === undefined || problems.length > 0) {
     throw new InvalidConfigurationError(problems);
@@ -82,6 +88,7 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
   return {
     configRuleName: data.CONFIG_RULE_NAME,
     topicArn: data.TOPIC_ARN,
+    topicRegion: regionOfArn(data.TOPIC_ARN),
     fifoTopic: data.TOPIC_ARN.endsWith('.fifo'),
     mode: (data.REMEDIATION_MODE ?? 'notify') as RemediationMode,
     imdsv1Guard: (data.IMDSV1_GUARD ?? 'true') === 'true',
@@ -89,6 +96,11 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
     ruleParameters,
     region: data.AWS_REGION,
   };
+}
+
+/** `arn:<partition>:sns:<region>:<account>:<name>` → the region (the schema has checked the shape). */
+function regionOfArn(arn: string): string {
+  return arn.split(':')[3] ?? '';
 }
 
 /** `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]` → the account. */

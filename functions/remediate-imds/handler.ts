@@ -7,14 +7,13 @@ import { CLIENT_DEFAULTS } from '../shared/clients.ts';
 import { logger, metrics } from '../shared/telemetry.ts';
 import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
 import { NotificationDeliveryError, remediateEvent, type RemediationResult } from './remediator.ts';
-import { UndeliveredNotifications } from './undelivered.ts';
 
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
-const sns = new SNSClient(CLIENT_DEFAULTS);
-// Lives as long as the execution environment: what lets a retry here re-send a lost notification.
-const undelivered = new UndeliveredNotifications();
+// In the topic's region, which may differ from the function's (a central topic): created with
+// the configuration, once.
+let sns: SNSClient | undefined;
 let config: RemediationConfig | undefined;
 
 /** EventBridge target for "Config Rules Compliance Change" events of this rule. */
@@ -24,6 +23,7 @@ export async function handler(event: unknown, context: Context): Promise<Remedia
     // Parsed on the first invocation rather than at import, so a bad value is reported as the
     // invocation's error (with every problem listed) instead of an init failure.
     config ??= loadRemediationConfig(process.env);
+    sns ??= new SNSClient({ ...CLIENT_DEFAULTS, region: config.topicRegion });
     const result = await remediateEvent(event, {
       ec2,
       cloudwatch,
@@ -31,7 +31,6 @@ export async function handler(event: unknown, context: Context): Promise<Remedia
       config,
       accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
       logger,
-      undelivered,
       remainingTimeMs: () => context.getRemainingTimeInMillis(),
     });
     countOutcome(result.outcome);

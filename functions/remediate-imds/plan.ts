@@ -129,13 +129,7 @@ export function planChange(
     httpEndpoint: target.httpEndpoint ?? before.httpEndpoint,
   };
 
-  const changes: FieldChange[] = [];
-  const compare = (field: FieldChange['field'], from: string | number | undefined, to: string | number | undefined) => {
-    if (to !== undefined && from !== to) changes.push({ field, from: from === undefined ? 'absent' : String(from), to: String(to) });
-  };
-  compare('HttpTokens', before.httpTokens, after.httpTokens);
-  compare('HttpPutResponseHopLimit', before.hopLimit, after.hopLimit);
-  compare('HttpEndpoint', before.httpEndpoint, after.httpEndpoint);
+  const changes = diffMetadata(before, after);
 
   const options = instance.MetadataOptions;
   const request: ChangePlan['request'] = {
@@ -156,6 +150,18 @@ export function planChange(
     );
   }
   return { before, after, changes, request, tokensHeldBack, actionsRequired };
+}
+
+/** The fields whose value differs, `from` -> `to` (a field absent in `to` is not a change). */
+export function diffMetadata(from: MetadataValues, to: MetadataValues): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const compare = (field: FieldChange['field'], a: string | number | undefined, b: string | number | undefined) => {
+    if (b !== undefined && a !== b) changes.push({ field, from: a === undefined ? 'absent' : String(a), to: String(b) });
+  };
+  compare('HttpTokens', from.httpTokens, to.httpTokens);
+  compare('HttpPutResponseHopLimit', from.hopLimit, to.hopLimit);
+  compare('HttpEndpoint', from.httpEndpoint, to.httpEndpoint);
+  return changes;
 }
 
 export function imdsv1Advice(finding: Imdsv1Finding): string {

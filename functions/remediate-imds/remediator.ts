@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetMetricStatisticsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
+  CreateTagsCommand,
   DescribeInstancesCommand,
   ModifyInstanceMetadataOptionsCommand,
   type EC2Client,
@@ -10,6 +11,7 @@ import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws
 import type { DebugLogger } from '../shared/clients.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
+import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
   renderNotification,
   type Imdsv1GuardReport,
@@ -20,13 +22,14 @@ import {
 import {
   assessInstance,
   detectDrift,
+  diffMetadata,
   planChange,
   type Assessment,
   type ChangePlan,
+  type FieldChange,
   type Imdsv1Finding,
   type MetadataValues,
 } from './plan.ts';
-import type { UndeliveredNotifications } from './undelivered.ts';
 
 export interface VerificationTiming {
   /** First wait after the change, doubled after every read up to maxDelayMs. */
@@ -53,7 +56,6 @@ export interface RemediatorDeps {
   /** The function's own account (from its ARN): events for any other account are refused. */
   readonly accountId: string;
   readonly logger: DebugLogger;
-  readonly undelivered: UndeliveredNotifications;
   /** `context.getRemainingTimeInMillis`. */
   readonly remainingTimeMs: () => number;
   readonly now?: () => number;
@@ -70,7 +72,10 @@ export interface RemediationResult {
   /** A real (not DryRun) ModifyInstanceMetadataOptions call succeeded in this invocation. */
   readonly modified: boolean;
   readonly published: boolean;
-  /** This invocation only re-sent a notification an earlier attempt failed to publish. */
+  /**
+   * This invocation only re-sent the notification of a change an earlier attempt made but could
+   * not report (found in the instance's ledger tag); it modified nothing.
+   */
   readonly redelivered: boolean;
   readonly verified: boolean | undefined;
 }
@@ -101,42 +106,49 @@ const PERMANENT_ERRORS = new Set([
   'InvalidParameterCombination',
   'AccessDenied',
   'AccessDeniedException',
+  // CreateTags on an instance that already has the EC2 maximum of 50 tags.
+  'TagLimitExceeded',
 ]);
 
 type Failure = { readonly operation: string; readonly error: Error };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** What one invocation decided: a report to publish, or nothing (a duplicate). */
+type Handled =
+  | { readonly report: undefined; readonly silentReason: 'already-compliant' | 'duplicate' }
+  | {
+      readonly report: RemediationReport;
+      readonly modified: boolean;
+      readonly redelivered: boolean;
+      /** The `unnotified` ledger on the instance for this report: marked `notified` once it is published. */
+      readonly ledger: Ledger | undefined;
+    };
+
+type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
+
 /**
  * Handles one "Config Rules Compliance Change" event: validate and check it is ours, re-read
  * the instance, decide, look for IMDSv1 use, change (enforce) or DryRun (notify), verify, report.
  *
- * Idempotency, without a database (the reasoning is in docs/remediation.md):
- * - The decision comes from the instance as EC2 describes it now, never from the event. Once a
- *   change is made the instance judges compliant (pending values are judged as they will be),
- *   so a retry or duplicate of the event skips as "already compliant" and never modifies again.
- * - A retry and a duplicate carry the same event and meet the same compliant instance: with
- *   only these four calls nothing tells "my notification was lost" from "it was delivered".
- *   The one difference is in memory: a failed Publish is kept under the event id, and a retry
- *   that lands in the same execution environment re-sends it without touching EC2. A retry
- *   in another environment publishes nothing; the lost notification stays in the ERROR log.
+ * Idempotency, with the state on the instance itself (the reasoning is in docs/remediation.md):
+ * - The decision comes from the instance as EC2 describes it now, never from the event.
+ * - Before a real change the function writes a ledger tag (`imds-guard/remediation`) naming the
+ *   event, the values before and the values sent, `state=unnotified`; once the notification is
+ *   published it rewrites it `state=notified`. Every execution environment reads the tag with
+ *   the DescribeInstances it makes anyway, so a retry of the event anywhere can tell "my change
+ *   landed but was not reported" (re-send the report, modify nothing) from "handled and
+ *   reported" (publish nothing).
  */
 export async function remediateEvent(event: unknown, deps: RemediatorDeps): Promise<RemediationResult> {
   const change = parseComplianceChange(event);
   assertEventIsOurs(change, { configRuleName: deps.config.configRuleName, accountId: deps.accountId, region: deps.config.region });
 
-  const undelivered = deps.undelivered.get(change.eventId);
-  if (undelivered !== undefined) {
-    await publish(deps, change.eventId, undelivered.report, undelivered.rendered);
-    deps.undelivered.forget(change.eventId);
-    return resultOf(undelivered.report, { modified: false, published: true, redelivered: true });
-  }
-
-  const { report, modified } = await remediate(change, deps);
-  if (report === undefined) {
+  const handled = await remediate(change, deps);
+  if (handled.report === undefined) {
     return {
       outcome: 'skipped',
-      reason: 'already-compliant',
+      reason: handled.silentReason,
       eventId: change.eventId,
       instanceId: change.instanceId,
       cluster: undefined,
@@ -146,31 +158,49 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
       verified: undefined,
     };
   }
-  await publish(deps, change.eventId, report, renderNotification(report));
-  return resultOf(report, { modified, published: true, redelivered: false });
+  await publish(deps, change.eventId, handled.report, handled.ledger !== undefined);
+  if (handled.ledger !== undefined) await markNotified(deps, change.instanceId, handled.ledger);
+  return resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered });
 }
 
 /** The report to publish, or undefined for a duplicate that publishes nothing. */
-async function remediate(
-  change: ComplianceChange,
-  deps: RemediatorDeps,
-): Promise<{ report: RemediationReport | undefined; modified: boolean }> {
+async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promise<Handled> {
   const { config } = deps;
   const base = baseReport(change, deps);
+  const reported = (report: RemediationReport): Handled => ({ report, modified: false, redelivered: false, ledger: undefined });
 
   let instance: Instance | undefined;
   try {
     instance = await describeInstance(deps.ec2, change.instanceId);
   } catch (error) {
     if (isNamed(error, 'InvalidInstanceID.NotFound')) instance = undefined;
-    else return { report: failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }), modified: false };
+    else return reported(failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }));
+  }
+
+  const found = instance && parseLedger(instance.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
+  const ledger = found !== undefined && ledgerNamesEvent(found, change.eventId) ? found : undefined;
+  if (ledger?.state === 'notified') {
+    // This event's change was made and reported: a duplicate or late delivery, whatever the
+    // instance looks like now (a new non-compliance comes with its own event).
+    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: 'duplicate', ledgerAt: ledger.at });
+    return { report: undefined, silentReason: 'duplicate' };
   }
 
   const assessment = assessInstance(instance, change.instanceId, config.ruleParameters);
+  if (ledger?.state === 'unnotified' && instance !== undefined) {
+    const resent = reportFromLedger(base, instance, assessment, ledger, deps);
+    if (resent !== undefined) return resent;
+    // The ledger was written but its change never landed (the call failed after the tag) or was
+    // undone since: a first attempt again, and the ledger is rewritten.
+    deps.logger.warn('ledger names this event but its change is not on the instance: acting again', {
+      instanceId: change.instanceId,
+      eventId: change.eventId,
+    });
+  }
   if (assessment.kind === 'skip') {
     deps.logger.debug('skipping', { instanceId: change.instanceId, reason: assessment.reason });
-    if (!assessment.publish) return { report: undefined, modified: false };
-    return { report: skippedReport(base, assessment), modified: false };
+    if (!assessment.publish) return { report: undefined, silentReason: 'already-compliant' };
+    return reported(skippedReport(base, assessment));
   }
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
@@ -184,7 +214,7 @@ async function remediate(
       imdsv1 = await readImdsv1Calls(deps, change.instanceId, config.imdsv1LookbackHours);
     } catch (error) {
       const failure = { operation: 'GetMetricStatistics', error: permanentOrThrow(error) };
-      return { report: failedReport({ ...nodeReport, drift }, failure), modified: false };
+      return reported(failedReport({ ...nodeReport, drift }, failure));
     }
   }
   const plan = planChange(current, assessment, imdsv1);
@@ -194,7 +224,7 @@ async function remediate(
     imdsv1Calls: imdsv1?.calls,
     tokensHeldBack: plan.tokensHeldBack,
   };
-  const planned = {
+  const planned: Planned = {
     ...nodeReport,
     before: plan.before,
     after: plan.after,
@@ -205,47 +235,164 @@ async function remediate(
   };
 
   if (plan.changes.length === 0) {
-    return {
-      report: {
-        ...planned,
-        outcome: 'skipped',
-        reason: 'manual-action-required',
-        headline: 'nothing this function can change: action required',
-      },
-      modified: false,
-    };
+    return reported({
+      ...planned,
+      outcome: 'skipped',
+      reason: 'manual-action-required',
+      headline: 'nothing this function can change: action required',
+    });
   }
 
-  if (config.mode === 'notify') return { report: await dryRun(deps, plan, planned), modified: false };
+  if (config.mode === 'notify') return reported(await dryRun(deps, plan, planned));
+
+  // Written before the change, so that a retry anywhere knows a change may have been made.
+  const written: Ledger = {
+    event: ledgerEventRef(change.eventId),
+    state: 'unnotified',
+    before: plan.before,
+    after: plan.after,
+    imdsv1,
+    at: isoNow(deps),
+  };
+  try {
+    await writeLedger(deps, change.instanceId, written);
+  } catch (error) {
+    return reported(failedReport(planned, { operation: 'CreateTags', error: permanentOrThrow(error) }));
+  }
 
   try {
     await deps.ec2.send(new ModifyInstanceMetadataOptionsCommand(plan.request));
   } catch (error) {
-    return { report: failedReport(planned, { operation: 'ModifyInstanceMetadataOptions', error: permanentOrThrow(error) }), modified: false };
+    // A transient error is thrown with the ledger left `unnotified`: the change may have landed,
+    // and the retry finds out from the instance.
+    const failure = { operation: 'ModifyInstanceMetadataOptions', error: permanentOrThrow(error) };
+    // Refused for good: nothing was modified, and the ledger must not let a later delivery of
+    // this event report somebody else's fix as this function's.
+    await writeLedgerOrWarn(deps, change.instanceId, { ...written, state: 'failed', at: isoNow(deps) }, 'failed');
+    return reported(failedReport(planned, failure));
   }
-  // From here on nothing may throw before the notification: a retry would find the instance
-  // compliant and skip, and the change would go unreported.
+  // Verification never throws: a failed read costs the proof, not the notification.
   const verification = await verify(deps, change.instanceId, plan.after);
-  const partial = plan.actionsRequired.length > 0;
+  return {
+    report: appliedReport(planned, plan.changes, verification, ''),
+    modified: true,
+    redelivered: false,
+    ledger: written,
+  };
+}
+
+/**
+ * A retry of an event whose change was made but whose notification did not go out (the ledger
+ * names the event, `unnotified`): the report is rebuilt from the ledger's values before and the
+ * instance's values now, and nothing is modified. Undefined when the change is not on the
+ * instance: the instance still needs what this function would send, given the IMDSv1 guard's
+ * finding at the time.
+ */
+function reportFromLedger(
+  base: Planned,
+  instance: Instance,
+  assessment: Assessment,
+  ledger: Ledger,
+  deps: RemediatorDeps,
+): Handled | undefined {
+  let actionsRequired: readonly string[] = [];
+  if (assessment.kind === 'act') {
+    // The guard's finding from the ledger: no CloudWatch call, and the same decision as then.
+    const plan = planChange(instance, assessment, ledger.imdsv1);
+    if (plan.changes.length > 0) return undefined;
+    actionsRequired = plan.actionsRequired;
+  }
+  const node = assessment.kind === 'act' ? assessment.judgement.node : assessment.node;
+  const tags = assessment.facts?.tags ?? {};
+  const options = instance.MetadataOptions;
+  const now: MetadataValues = {
+    httpTokens: options?.HttpTokens,
+    hopLimit: options?.HttpPutResponseHopLimit,
+    httpEndpoint: options?.HttpEndpoint,
+  };
+  const observed = { state: options?.State, ...now };
+  const sent = matches(observed, ledger.after);
+  const verification: Verification =
+    observed.state === 'applied' && sent
+      ? { status: 'verified', detail: 'State applied with the values sent (read on the retry that re-sent this notification)', waitedMs: 0, observed }
+      : {
+          status: 'not-verified',
+          detail: `State ${observed.state ?? 'absent'}${sent ? '' : ', values differ from those sent'} on the retry that re-sent this notification; Config will re-evaluate when the change lands`,
+          waitedMs: 0,
+          observed,
+        };
+  const planned: Planned = {
+    ...base,
+    cluster: node?.cluster,
+    nodeKind: node?.kind,
+    nodeGroup: node?.group,
+    before: ledger.before,
+    after: now,
+    changes: diffMetadata(ledger.before, now),
+    imdsv1Guard: {
+      enabled: deps.config.imdsv1Guard,
+      lookbackHours: ledger.imdsv1?.lookbackHours ?? deps.config.imdsv1LookbackHours,
+      imdsv1Calls: ledger.imdsv1?.calls,
+      tokensHeldBack: ledger.imdsv1 !== undefined && ledger.imdsv1.calls > 0 && ledger.after.httpTokens !== 'required',
+    },
+    actionsRequired,
+    drift: detectDrift(tags, node),
+  };
+  return {
+    report: appliedReport(planned, planned.changes, verification, '; notification re-sent (the first attempt was not delivered)'),
+    modified: false,
+    redelivered: true,
+    ledger,
+  };
+}
+
+function appliedReport(planned: Planned, changes: readonly FieldChange[], verification: Verification, note: string): RemediationReport {
+  const partial = planned.actionsRequired.length > 0;
   const verifiedText = verification.status === 'verified' ? 'verified' : 'not verified yet';
   return {
-    report: {
-      ...planned,
-      outcome: partial ? 'partially-remediated' : 'remediated',
-      reason: partial ? 'applied-partially' : 'applied',
-      headline: partial
-        ? `changed ${fieldList(plan)} (${verifiedText}); action required for the rest`
-        : `changed ${fieldList(plan)} (${verifiedText})`,
-      verification,
-    },
-    modified: true,
+    ...planned,
+    outcome: partial ? 'partially-remediated' : 'remediated',
+    reason: partial ? 'applied-partially' : 'applied',
+    headline: partial
+      ? `changed ${fieldList(changes)} (${verifiedText}); action required for the rest${note}`
+      : `changed ${fieldList(changes)} (${verifiedText})${note}`,
+    verification,
   };
+}
+
+async function writeLedger(deps: RemediatorDeps, instanceId: string, ledger: Ledger): Promise<void> {
+  await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: LEDGER_TAG_KEY, Value: formatLedger(ledger) }] }));
+}
+
+/** Best effort: the invocation's outcome does not depend on it, and the log says what a failure costs. */
+async function writeLedgerOrWarn(deps: RemediatorDeps, instanceId: string, ledger: Ledger, state: string): Promise<void> {
+  try {
+    await writeLedger(deps, instanceId, ledger);
+  } catch (error) {
+    deps.logger.warn(`ledger tag not updated to state=${state}`, {
+      instanceId,
+      event: ledger.event,
+      error: (error as Error).name,
+      consequence:
+        state === 'notified'
+          ? 'a later delivery of this event (duplicate or replay) publishes this notification once more'
+          : 'a later delivery of this event may report a fix made by someone else as this function\'s',
+    });
+  }
+}
+
+async function markNotified(deps: RemediatorDeps, instanceId: string, ledger: Ledger): Promise<void> {
+  await writeLedgerOrWarn(deps, instanceId, { ...ledger, state: 'notified', at: isoNow(deps) }, 'notified');
+}
+
+function isoNow(deps: RemediatorDeps): string {
+  return new Date((deps.now ?? Date.now)()).toISOString();
 }
 
 async function dryRun(
   deps: RemediatorDeps,
   plan: ChangePlan,
-  planned: Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>,
+  planned: Planned,
 ): Promise<RemediationReport> {
   try {
     await deps.ec2.send(new ModifyInstanceMetadataOptionsCommand({ ...plan.request, DryRun: true }));
@@ -261,12 +408,13 @@ async function dryRun(
     ...planned,
     outcome: 'would-remediate',
     reason: 'dry-run-permitted',
-    headline: `notify mode: would change ${fieldList(plan)} (DryRun: permitted)${rest}`,
+    headline: `notify mode: would change ${fieldList(plan.changes)} (DryRun: permitted)${rest}`,
   };
 }
 
 async function describeInstance(ec2: Pick<EC2Client, 'send'>, instanceId: string): Promise<Instance | undefined> {
-  const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  // EKS Auto Mode nodes are EC2 managed instances: hidden unless asked for.
+  const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId], IncludeManagedResources: true }));
   return (response.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
 }
 
@@ -340,12 +488,8 @@ function matches(observed: MetadataValues, expected: MetadataValues): boolean {
   );
 }
 
-async function publish(
-  deps: RemediatorDeps,
-  eventId: string,
-  report: RemediationReport,
-  rendered: ReturnType<typeof renderNotification>,
-): Promise<void> {
+async function publish(deps: RemediatorDeps, eventId: string, report: RemediationReport, fromLedger: boolean): Promise<void> {
+  const rendered = renderNotification(report);
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(rendered.attributes)) attributes[name] = { DataType: 'String', StringValue: value };
   try {
@@ -362,12 +506,14 @@ async function publish(
       }),
     );
   } catch (error) {
-    deps.undelivered.remember(eventId, { report, rendered });
-    deps.logger.error('notification not delivered: kept for a retry of this event in this execution environment', {
+    deps.logger.error('notification not delivered: the invocation fails so that Lambda retries the event', {
       eventId,
       instanceId: report.instanceId,
       outcome: report.outcome,
       error: (error as Error).name,
+      // A change already made is re-reported from the instance's ledger tag, in any execution
+      // environment; anything else is decided again on the retry.
+      retry: fromLedger ? 're-sends this report from the ledger tag, without modifying' : 'decides again from the instance',
       notification: report,
     });
     throw new NotificationDeliveryError(report, error);
@@ -449,8 +595,8 @@ function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
 
-function fieldList(plan: ChangePlan): string {
-  return plan.changes.map((change) => `${change.field} ${change.from} -> ${change.to}`).join(', ');
+function fieldList(changes: readonly FieldChange[]): string {
+  return changes.map((change) => `${change.field} ${change.from} -> ${change.to}`).join(', ');
 }
 
 function seconds(ms: number): string {

@@ -1,6 +1,7 @@
 // Each function's role allows exactly the AWS calls its code makes (derived from the source),
 // plus an explicit list of permissions the platform needs on its behalf.
 import { describe, expect, it } from 'vitest';
+import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
 import { FUNCTIONS } from '../../scripts/build.ts';
 import { deriveAwsCalls } from './aws-calls.ts';
 import { Evaluator, isObject, loadTemplate, props, resources } from './templates.ts';
@@ -116,11 +117,11 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
   const statements = roleStatements(template, 'RemediateFunction', evaluator);
   const allowing = (action: string) => statements.filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action));
 
-  it('denies ModifyInstanceMetadataOptions on instances carrying the exemption tag', () => {
+  it('denies ModifyInstanceMetadataOptions and the ledger tag on instances carrying the exemption tag', () => {
     expect(statements).toContainEqual({
       Sid: 'NeverModifyExemptInstances',
       Effect: 'Deny',
-      Action: 'ec2:ModifyInstanceMetadataOptions',
+      Action: ['ec2:ModifyInstanceMetadataOptions', 'ec2:CreateTags'],
       Resource: '*',
       Condition: { Null: { 'aws:ResourceTag/security/keep-imds': 'false' } },
     });
@@ -129,6 +130,21 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
   it('scopes the fix to instances of its own account and region', () => {
     expect(allowing('ec2:ModifyInstanceMetadataOptions').flatMap((s) => list(s.Resource))).toEqual([
       'arn:aws:ec2:eu-west-1:111122223333:instance/*',
+    ]);
+  });
+
+  it('may write the ledger tag and no other tag, on instances of its own account and region', () => {
+    expect(allowing('ec2:CreateTags')).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: 'arn:aws:ec2:eu-west-1:111122223333:instance/*',
+        Condition: {
+          // Every key in the request is the ledger key, and the request names at least one key.
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [LEDGER_TAG_KEY] },
+          Null: { 'aws:TagKeys': 'false' },
+        },
+      },
     ]);
   });
 

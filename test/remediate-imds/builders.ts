@@ -1,6 +1,15 @@
-import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand, type EC2Client, type Instance, type ModifyInstanceMetadataOptionsRequest } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  ModifyInstanceMetadataOptionsCommand,
+  type CreateTagsRequest,
+  type EC2Client,
+  type Instance,
+  type ModifyInstanceMetadataOptionsRequest,
+} from '@aws-sdk/client-ec2';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { loadRemediationConfig, type RemediationConfig } from '../../functions/remediate-imds/config.ts';
+import { LEDGER_TAG_KEY, parseLedger, type Ledger } from '../../functions/remediate-imds/ledger.ts';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'us-east-1';
@@ -171,20 +180,51 @@ export function awsError(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 }
 
+export interface FakeEc2 {
+  current(): Instance | undefined;
+  /** Real (not DryRun) ModifyInstanceMetadataOptions calls that changed the instance. */
+  readonly modifications: ModifyInstanceMetadataOptionsRequest[];
+  /** CreateTags calls that tagged the instance. */
+  readonly tagWrites: CreateTagsRequest[];
+  /** The ledger tag on the instance now, parsed (undefined when absent or unparseable). */
+  ledger(): Ledger | undefined;
+  /** Sets the instance's metadata options as someone else (a person, another tool) would. */
+  setMetadata(options: Partial<NonNullable<Instance['MetadataOptions']>>): void;
+  /** When it returns an error, CreateTags fails with it and tags nothing. */
+  tagFault: ((input: CreateTagsRequest) => Error | undefined) | undefined;
+  /** When it returns an error, ModifyInstanceMetadataOptions fails with it, after changing the instance when `landed`. */
+  modifyFault: ((input: ModifyInstanceMetadataOptionsRequest) => { error: Error; landed: boolean } | undefined) | undefined;
+}
+
 /**
  * EC2 as far as remediation sees it, for one instance: DescribeInstances returns it as it is
  * now, a real ModifyInstanceMetadataOptions changes it (State pending, applied from the
- * `readsUntilApplied`-th read on), a DryRun answers DryRunOperation like EC2 does.
+ * `readsUntilApplied`-th read on), a DryRun answers DryRunOperation like EC2 does, CreateTags
+ * adds or overwrites tags. State lives here, not in the remediator's dependencies: a fresh
+ * harness over the same fake is another execution environment meeting the same instance.
  */
 export function fakeEc2(
   stub: AwsClientStub<EC2Client>,
   initial: Instance | undefined,
   options: { readsUntilApplied?: number } = {},
-): { current(): Instance | undefined; modifications: ModifyInstanceMetadataOptionsRequest[] } {
+): FakeEc2 {
   const readsUntilApplied = options.readsUntilApplied ?? 1;
   let instance = initial === undefined ? undefined : structuredClone(initial);
   let pendingReads = 0;
   const modifications: ModifyInstanceMetadataOptionsRequest[] = [];
+  const tagWrites: CreateTagsRequest[] = [];
+  const notFound = (id: string | undefined) => awsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
+  const fake: FakeEc2 = {
+    current: () => instance,
+    modifications,
+    tagWrites,
+    ledger: () => parseLedger(instance?.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value),
+    setMetadata: (metadata) => {
+      if (instance !== undefined) instance.MetadataOptions = { ...instance.MetadataOptions, ...metadata };
+    },
+    tagFault: undefined,
+    modifyFault: undefined,
+  };
   stub.on(DescribeInstancesCommand).callsFake(() => {
     if (instance === undefined) return { Reservations: [] };
     const metadata = instance.MetadataOptions;
@@ -193,9 +233,9 @@ export function fakeEc2(
   });
   stub.on(ModifyInstanceMetadataOptionsCommand).callsFake((input: ModifyInstanceMetadataOptionsRequest) => {
     if (input.DryRun) throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
-    if (instance === undefined || input.InstanceId !== instance.InstanceId) {
-      throw awsError('InvalidInstanceID.NotFound', `The instance ID '${input.InstanceId}' does not exist`);
-    }
+    if (instance === undefined || input.InstanceId !== instance.InstanceId) throw notFound(input.InstanceId);
+    const fault = fake.modifyFault?.(input);
+    if (fault !== undefined && !fault.landed) throw fault.error;
     modifications.push(input);
     instance.MetadataOptions = {
       ...instance.MetadataOptions,
@@ -205,7 +245,19 @@ export function fakeEc2(
       ...(input.HttpEndpoint ? { HttpEndpoint: input.HttpEndpoint } : {}),
     };
     pendingReads = 0;
+    if (fault !== undefined) throw fault.error;
     return { InstanceId: input.InstanceId, InstanceMetadataOptions: { ...instance.MetadataOptions } };
   });
-  return { current: () => instance, modifications };
+  stub.on(CreateTagsCommand).callsFake((input: CreateTagsRequest) => {
+    const id = input.Resources?.[0];
+    if (instance === undefined || input.Resources?.length !== 1 || id !== instance.InstanceId) throw notFound(id);
+    const fault = fake.tagFault?.(input);
+    if (fault !== undefined) throw fault;
+    tagWrites.push(input);
+    const tags = new Map((instance.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+    for (const tag of input.Tags ?? []) tags.set(tag.Key, tag.Value ?? '');
+    instance.Tags = [...tags].map(([Key, Value]) => ({ Key, Value }));
+    return {};
+  });
+  return fake;
 }

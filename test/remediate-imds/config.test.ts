@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accountIdFromFunctionArn, loadRemediationConfig } from '../../functions/remediate-imds/config.ts';
+import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
 import { InvalidConfigurationError } from '../../functions/shared/errors.ts';
 import { REGION, RULE_NAME, TOPIC_ARN } from './builders.ts';
 
@@ -20,6 +21,7 @@ describe('loadRemediationConfig', () => {
     expect(loadRemediationConfig(required)).toEqual({
       configRuleName: RULE_NAME,
       topicArn: TOPIC_ARN,
+      topicRegion: REGION,
       fifoTopic: false,
       mode: 'notify',
       imdsv1Guard: true,
@@ -69,6 +71,19 @@ describe('loadRemediationConfig', () => {
   ])('refuses %j naming the variable and the allowed values', (patch, problem) => {
     const problems = problemsOf({ ...required, ...patch });
     expect(problems).toEqual([expect.stringContaining(problem)]);
+  });
+
+  it('takes the SNS client\'s region from the topic ARN, not from the function\'s region', () => {
+    const central = 'arn:aws:sns:eu-central-1:444455556666:security-findings';
+    expect(loadRemediationConfig({ ...required, TOPIC_ARN: central })).toMatchObject({ topicArn: central, topicRegion: 'eu-central-1', region: REGION });
+    expect(loadRemediationConfig({ ...required, TOPIC_ARN: 'arn:aws-cn:sns:cn-north-1:444455556666:findings.fifo' }).topicRegion).toBe('cn-north-1');
+  });
+
+  it('refuses the ledger tag as the exemption tag (every changed node would become exempt)', () => {
+    const problems = problemsOf({ ...required, RULE_PARAMETERS: JSON.stringify({ ExemptionTagKey: LEDGER_TAG_KEY }) });
+    expect(problems).toEqual([
+      'RULE_PARAMETERS: ExemptionTagKey must not be "imds-guard/remediation", the tag this function writes on every node it changes (each would become exempt)',
+    ]);
   });
 
   it('lists every problem at once', () => {

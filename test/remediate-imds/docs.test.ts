@@ -16,7 +16,7 @@ describe('docs/remediation.md', () => {
 });
 
 describe('AWS calls', () => {
-  it('uses exactly the four commands the role allows', () => {
+  it('uses exactly the five commands the role allows', () => {
     const dir = join(root, 'functions', 'remediate-imds');
     const commands = new Set<string>();
     for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
@@ -25,6 +25,7 @@ describe('AWS calls', () => {
       }
     }
     expect([...commands].sort()).toEqual([
+      'CreateTags',
       'DescribeInstances',
       'GetMetricStatistics',
       'ModifyInstanceMetadataOptions',

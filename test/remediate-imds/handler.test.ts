@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
-import { PublishCommand } from '@aws-sdk/client-sns';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -24,8 +24,8 @@ function aContext(functionArn = FUNCTION_ARN): Context {
 }
 
 /**
- * A fresh module graph per test: the handler caches its configuration and its undelivered
- * notifications. (Error classes then come from that graph too: compare by name.)
+ * A fresh module graph: a fresh execution environment (the handler caches its configuration and
+ * its SNS client). Error classes then come from that graph too: compare by name.
  */
 async function loadHandler() {
   vi.resetModules();
@@ -92,18 +92,40 @@ describe('handler', () => {
     await expect(handler(aComplianceChangeEvent(), aContext())).rejects.toThrow('RequestLimitExceeded');
   });
 
-  it('re-sends a lost notification on the retry in the same execution environment', async () => {
-    const handler = await loadHandler();
+  it('re-sends a lost notification on a retry in another execution environment, from the instance\'s ledger tag', async () => {
     const metric = vi.spyOn(Metrics.prototype, 'addMetric');
-    fakeEc2(ec2Mock, anEksNode());
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
     snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({ MessageId: 'm-2' });
 
-    await expect(handler(aComplianceChangeEvent(), aContext())).rejects.toThrow('SNS Publish failed');
+    const first = await loadHandler();
+    await expect(first(aComplianceChangeEvent(), aContext())).rejects.toThrow('SNS Publish failed');
     expect(metric).toHaveBeenCalledWith('NotificationsUndelivered', 'Count', 1);
-    const retry = await handler(aComplianceChangeEvent(), aContext());
 
-    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: true, modified: false });
+    // A fresh module graph: another execution environment, with nothing in memory.
+    const elsewhere = await loadHandler();
+    const retry = await elsewhere(aComplianceChangeEvent(), aContext());
+    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: true, modified: false, published: true });
     expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+    expect(ec2.ledger()?.state).toBe('notified');
+
+    const duplicate = await (await loadHandler())(aComplianceChangeEvent(), aContext());
+    expect(duplicate).toMatchObject({ outcome: 'skipped', reason: 'duplicate', published: false });
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+  });
+
+  it('publishes through an SNS client in the topic\'s region (a central topic elsewhere), created once', async () => {
+    const central = 'arn:aws:sns:eu-central-1:444455556666:security-findings';
+    vi.stubEnv('TOPIC_ARN', central);
+    const handler = await loadHandler();
+    // Not an EKS node: reported (published) on every delivery.
+    fakeEc2(ec2Mock, anEksNode({ tags: { Name: 'bastion' } }));
+    await handler(aComplianceChangeEvent(), aContext());
+    await handler(aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-000000000002' }), aContext());
+    const [a, b] = snsMock.commandCalls(PublishCommand).map((call) => call.thisValue as SNSClient);
+    expect(b).toBe(a);
+    expect(await a!.config.region()).toBe('eu-central-1');
+    expect(await a!.config.maxAttempts()).toBe(6);
+    expect(snsMock.commandCalls(PublishCommand)[0]?.args[0].input.TopicArn).toBe(central);
   });
 });

@@ -5,7 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { RemediationConfig } from '../../functions/remediate-imds/config.ts';
 import { JSON_BLOCK_MARKER, type RemediationReport } from '../../functions/remediate-imds/notification.ts';
 import type { RemediatorDeps } from '../../functions/remediate-imds/remediator.ts';
-import { UndeliveredNotifications } from '../../functions/remediate-imds/undelivered.ts';
+import type { DebugLogger } from '../../functions/shared/clients.ts';
 import { ACCOUNT, aConfig, REGION } from './builders.ts';
 
 export const ec2Mock = mockClient(EC2Client);
@@ -31,10 +31,12 @@ export interface Harness {
   elapsed(): number;
 }
 
-/** Remediator dependencies over the mocked clients, with a fake clock that sleeping advances. */
-export function aHarness(
-  options: { config?: RemediationConfig; remainingMs?: number; undelivered?: UndeliveredNotifications } = {},
-): Harness {
+/**
+ * Remediator dependencies over the mocked clients, with a fake clock that sleeping advances.
+ * Each harness is a fresh execution environment: nothing carries over between two of them but
+ * what AWS (the mocks) holds.
+ */
+export function aHarness(options: { config?: RemediationConfig; remainingMs?: number; logger?: DebugLogger } = {}): Harness {
   let now = START;
   const sleeps: number[] = [];
   const remaining = options.remainingMs ?? 120_000;
@@ -44,8 +46,7 @@ export function aHarness(
     sns: new SNSClient({ region: REGION }),
     config: options.config ?? aConfig({ REMEDIATION_MODE: 'enforce' }),
     accountId: ACCOUNT,
-    logger: silentLogger,
-    undelivered: options.undelivered ?? new UndeliveredNotifications(),
+    logger: options.logger ?? silentLogger,
     remainingTimeMs: () => remaining - (now - START),
     now: () => now,
     sleep: async (ms) => {

@@ -1,7 +1,9 @@
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { PublishCommand, type PublishCommandInput } from '@aws-sdk/client-sns';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LEDGER_TAG_KEY, parseLedger } from '../../functions/remediate-imds/ledger.ts';
 import { remediateEvent } from '../../functions/remediate-imds/remediator.ts';
 import { factsFromEc2Instance } from '../../functions/shared/instance.ts';
 import { judgeInstance } from '../../functions/shared/judge.ts';
@@ -10,13 +12,14 @@ import {
   aConfig,
   anEksNode,
   autoModeNodeTags,
+  awsError,
   fakeEc2,
   INSTANCE_ID,
   karpenterNodeTags,
   managedNodeTags,
   type NodeShape,
 } from './builders.ts';
-import { aHarness, cloudwatchMock, ec2Mock, resetMocks } from './harness.ts';
+import { aHarness, cloudwatchMock, ec2Mock, jsonBlock, resetMocks, snsMock } from './harness.ts';
 
 const EXEMPTION_TAG = 'imds-guard/exempt';
 
@@ -63,6 +66,8 @@ const parameters = fc
     ...rest,
   }));
 
+type ScenarioParameters = typeof parameters extends fc.Arbitrary<infer T> ? T : never;
+
 const scenario = fc.record({
   instance: fc.option(instanceShape, { nil: undefined, freq: 10 }),
   params: parameters,
@@ -73,29 +78,39 @@ const scenario = fc.record({
   remainingMs: fc.integer({ min: 1_000, max: 900_000 }),
 });
 
+function configFor(s: { readonly params: ScenarioParameters; readonly mode: string; readonly guard: boolean }) {
+  const ruleParameters = {
+    MinHopLimit: String(s.params.min),
+    MaxHopLimit: s.params.max === undefined ? '' : String(s.params.max),
+    RequireHttpEndpoint: String(s.params.requireHttpEndpoint),
+    RequireInstanceProfile: String(s.params.requireInstanceProfile),
+    ClusterNames: s.params.clusterNames,
+    ExemptionTagKey: EXEMPTION_TAG,
+  };
+  return aConfig({ REMEDIATION_MODE: s.mode, IMDSV1_GUARD: String(s.guard), RULE_PARAMETERS: JSON.stringify(ruleParameters) });
+}
+
+/** Every CreateTags call wrote the ledger tag, and nothing else, on the event's instance. */
+function expectOnlyLedgerTags(): void {
+  for (const call of ec2Mock.commandCalls(CreateTagsCommand)) {
+    const input = call.args[0].input;
+    expect(input.Resources).toEqual([INSTANCE_ID]);
+    expect(input.Tags?.map((tag) => tag.Key)).toEqual([LEDGER_TAG_KEY]);
+    expect(parseLedger(input.Tags?.[0]?.Value)).toBeDefined();
+  }
+}
+
 describe('property: ModifyInstanceMetadataOptions', () => {
   const seen = { modified: 0, dryRun: 0, untouched: 0 };
 
-  it('is called at most once, only for the event instance, only when in scope, not exempt, not Auto Mode, non-compliant and enforcing; the hop limit stays within bounds', async () => {
+  it('is called at most once, only for the event instance, only when in scope, not exempt, not Auto Mode, non-compliant and enforcing; the hop limit stays within bounds; CreateTags writes only the ledger key on that instance', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         resetMocks();
         const instance = s.instance === undefined ? undefined : anEksNode(s.instance);
         fakeEc2(ec2Mock, instance, { readsUntilApplied: s.readsUntilApplied });
         cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Sum: s.imdsv1Calls }] });
-        const ruleParameters = {
-          MinHopLimit: String(s.params.min),
-          MaxHopLimit: s.params.max === undefined ? '' : String(s.params.max),
-          RequireHttpEndpoint: String(s.params.requireHttpEndpoint),
-          RequireInstanceProfile: String(s.params.requireInstanceProfile),
-          ClusterNames: s.params.clusterNames,
-          ExemptionTagKey: EXEMPTION_TAG,
-        };
-        const config = aConfig({
-          REMEDIATION_MODE: s.mode,
-          IMDSV1_GUARD: String(s.guard),
-          RULE_PARAMETERS: JSON.stringify(ruleParameters),
-        });
+        const config = configFor(s);
 
         const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ config, remainingMs: s.remainingMs }).deps);
 
@@ -149,6 +164,11 @@ describe('property: ModifyInstanceMetadataOptions', () => {
           expect(real).toHaveLength(1);
         }
         if (s.mode === 'notify') expect(real).toHaveLength(0);
+
+        // The ledger: written unnotified before a real change and marked notified after the report, nothing else.
+        expectOnlyLedgerTags();
+        const states = ec2Mock.commandCalls(CreateTagsCommand).map((call) => parseLedger(call.args[0].input.Tags?.[0]?.Value)?.state);
+        expect(states).toEqual(real.length === 1 ? ['unnotified', 'notified'] : []);
       }),
       { numRuns: 400 },
     );
@@ -156,5 +176,99 @@ describe('property: ModifyInstanceMetadataOptions', () => {
     expect(seen.modified).toBeGreaterThan(10);
     expect(seen.dryRun).toBeGreaterThan(10);
     expect(seen.untouched).toBeGreaterThan(10);
+  });
+});
+
+type ModifyFault = 'none' | 'transient-landed' | 'transient-not-landed' | 'permanent';
+
+const faults = fc.record({
+  /** One entry per Publish call, in order: true = SNS fails it after the SDK's retries. */
+  publish: fc.array(fc.boolean(), { maxLength: 12 }).map((list) => list.map((fail, i) => fail && i % 3 !== 2)),
+  /** One entry per CreateTags call: true = fails transiently. */
+  tags: fc.array(fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, fc.constant(true)), { maxLength: 12 }),
+  /** One entry per real ModifyInstanceMetadataOptions call. */
+  modify: fc.array(
+    fc.oneof(
+      { arbitrary: fc.constant<ModifyFault>('none'), weight: 5 },
+      fc.constantFrom<ModifyFault>('transient-landed', 'transient-not-landed', 'permanent'),
+    ),
+    { maxLength: 4 },
+  ),
+  /** Deliveries of the same event after the first (EventBridge duplicates, replays). */
+  duplicates: fc.integer({ min: 0, max: 2 }),
+});
+
+describe('property: delivery across execution environments', () => {
+  const seen = { redelivered: 0, delivered: 0, lostForGood: 0 };
+
+  it('modifies at most once per event; once an invocation succeeds after the change, its notification was delivered, exactly once unless marking it notified failed', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, faults, async (s, f) => {
+        resetMocks();
+        const instance = s.instance === undefined ? undefined : anEksNode(s.instance);
+        const ec2 = fakeEc2(ec2Mock, instance, { readsUntilApplied: s.readsUntilApplied });
+        cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Sum: s.imdsv1Calls }] });
+        const config = configFor({ ...s, mode: 'enforce' });
+
+        const publishFaults = [...f.publish];
+        const delivered: PublishCommandInput[] = [];
+        snsMock.on(PublishCommand).callsFake((input: PublishCommandInput) => {
+          if (publishFaults.shift() === true) throw awsError('InternalErrorException');
+          delivered.push(input);
+          return { MessageId: `m-${delivered.length}` };
+        });
+        const tagFaults = [...f.tags];
+        let notifiedWritesFailed = 0;
+        ec2.tagFault = (input) => {
+          if (tagFaults.shift() !== true) return undefined;
+          if (input.Tags?.[0]?.Value?.includes('state=notified')) notifiedWritesFailed++;
+          return awsError('RequestLimitExceeded');
+        };
+        const modifyFaults = [...f.modify];
+        ec2.modifyFault = () => {
+          const fault = modifyFaults.shift() ?? 'none';
+          if (fault === 'none') return undefined;
+          if (fault === 'permanent') return { error: awsError('UnauthorizedOperation'), landed: false };
+          return { error: awsError('InternalError'), landed: fault === 'transient-landed' };
+        };
+
+        // Each delivery: Lambda's first attempt and up to two retries, every one in a fresh environment.
+        let succeeded = false;
+        for (let delivery = 0; delivery <= f.duplicates; delivery++) {
+          for (let attempt = 0; attempt < 3; attempt++) {
+            const outcome = await remediateEvent(aComplianceChangeEvent(), aHarness({ config, remainingMs: s.remainingMs }).deps).then(
+              (result) => result,
+              () => undefined,
+            );
+            if (outcome !== undefined) {
+              succeeded = true;
+              if (outcome.redelivered) seen.redelivered++;
+              break;
+            }
+          }
+        }
+
+        expect(ec2.modifications.length).toBeLessThanOrEqual(1);
+        expectOnlyLedgerTags();
+        const reportsOfTheChange = delivered
+          .map((input) => jsonBlock(input.Message ?? '').outcome)
+          .filter((outcome) => outcome === 'remediated' || outcome === 'partially-remediated');
+        if (ec2.modifications.length === 0) expect(reportsOfTheChange).toEqual([]);
+        if (ec2.modifications.length === 1) {
+          if (succeeded) {
+            seen.delivered++;
+            expect(reportsOfTheChange.length).toBeGreaterThanOrEqual(1);
+            expect(reportsOfTheChange.length).toBeLessThanOrEqual(1 + notifiedWritesFailed);
+          } else {
+            // Every attempt of every delivery failed: the event is in the failure queue, the report in the log.
+            seen.lostForGood++;
+            expect(reportsOfTheChange).toEqual([]);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(seen.delivered).toBeGreaterThan(20);
+    expect(seen.redelivered).toBeGreaterThan(10);
   });
 });

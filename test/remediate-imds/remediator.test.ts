@@ -1,11 +1,11 @@
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../functions/shared/errors.ts';
 import { MAX_SUBJECT_LENGTH } from '../../functions/remediate-imds/notification.ts';
+import { LEDGER_TAG_KEY, parseLedger } from '../../functions/remediate-imds/ledger.ts';
 import { NotificationDeliveryError, remediateEvent } from '../../functions/remediate-imds/remediator.ts';
-import { UndeliveredNotifications } from '../../functions/remediate-imds/undelivered.ts';
 import {
   ACCOUNT,
   aComplianceChangeEvent,
@@ -28,6 +28,7 @@ import {
   onlyPublished,
   publishedMessages,
   resetMocks,
+  silentLogger,
   snsMock,
   START,
 } from './harness.ts';
@@ -478,81 +479,284 @@ describe('failure semantics', () => {
   });
 });
 
-describe('idempotency', () => {
-  it('a retry after a fix whose notification failed delivers that notification once and does not modify again', async () => {
+describe('the ledger tag', () => {
+  it('is written unnotified, with the values before and the values to send, before the change, then marked notified', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ httpTokens: 'optional', hopLimit: 1 }));
+    cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Sum: 0 }] });
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+
+    const order = ec2Mock.calls().map((call) => call.args[0].constructor.name);
+    const firstTag = order.indexOf('CreateTagsCommand');
+    expect(firstTag).toBeGreaterThan(0);
+    expect(firstTag).toBeLessThan(order.indexOf('ModifyInstanceMetadataOptionsCommand'));
+    expect(ec2.tagWrites.map((input) => input.Resources)).toEqual([[INSTANCE_ID], [INSTANCE_ID]]);
+    const [unnotified, notified] = ec2.tagWrites.map((input) => parseLedger(input.Tags?.[0]?.Value));
+    expect(ec2.tagWrites.every((input) => input.Tags?.length === 1 && input.Tags[0]?.Key === LEDGER_TAG_KEY)).toBe(true);
+    expect(unnotified).toEqual({
+      event: EVENT_ID,
+      state: 'unnotified',
+      before: { httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' },
+      after: { httpTokens: 'required', hopLimit: 2, httpEndpoint: 'enabled' },
+      imdsv1: { calls: 0, lookbackHours: 24 },
+      at: new Date(START).toISOString(),
+    });
+    // Rewritten with the new state and time, the rest kept.
+    expect(notified).toEqual({ ...unnotified, state: 'notified', at: expect.stringMatching(/^2026-11-20T09:15:1\d\.\d{3}Z$/) });
+    // The tag goes out only after the notification did.
+    expect(order.at(-1)).toBe('CreateTagsCommand');
+  });
+
+  it('is not written for skips, DryRuns or manual actions', async () => {
+    for (const [instance, config] of [
+      [anEksNode({ hopLimit: 2 }), enforce()],
+      [anEksNode({ tags: { Name: 'bastion' } }), enforce()],
+      [anEksNode({ hopLimit: 2, instanceProfile: false }), enforce()],
+      [anEksNode(), notify()],
+    ] as const) {
+      resetMocks();
+      fakeEc2(ec2Mock, instance);
+      await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
+      expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+    }
+  });
+
+  it('re-reads the instance asking for EC2 managed instances too (EKS Auto Mode nodes)', async () => {
+    fakeEc2(ec2Mock, anEksNode());
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    for (const call of ec2Mock.commandCalls(DescribeInstancesCommand)) {
+      expect(call.args[0].input).toEqual({ InstanceIds: [INSTANCE_ID], IncludeManagedResources: true });
+    }
+  });
+
+  it.each(['UnauthorizedOperation', 'TagLimitExceeded'])(
+    'refused for good (%s): reports failed and modifies nothing',
+    async (code) => {
+      const ec2 = fakeEc2(ec2Mock, anEksNode());
+      ec2.tagFault = () => awsError(code);
+      const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+      expect(result).toMatchObject({ outcome: 'failed', reason: code, modified: false, published: true });
+      expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
+      const { report, message } = onlyPublished();
+      expect(report.error).toMatchObject({ operation: 'CreateTags', code });
+      expect(message).toContain('  not applied');
+      if (code === 'UnauthorizedOperation') expect(report.actionsRequired[0]).toContain('permission for CreateTags');
+    },
+  );
+
+  it('failing transiently: throws for Lambda to retry, modifies and publishes nothing', async () => {
     const ec2 = fakeEc2(ec2Mock, anEksNode());
-    const undelivered = new UndeliveredNotifications();
+    ec2.tagFault = () => awsError('RequestLimitExceeded');
+    await expect(remediateEvent(aComplianceChangeEvent(), aHarness().deps)).rejects.toThrow('RequestLimitExceeded');
+    expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
+    expect(snsMock.calls()).toHaveLength(0);
+  });
+
+  it('not marked notified: logs a WARN and still succeeds', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2.tagFault = (input) => (input.Tags?.[0]?.Value?.includes('state=notified') ? awsError('RequestLimitExceeded') : undefined);
+    const warnings: unknown[][] = [];
+    const logger = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(args) };
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ logger }).deps);
+    expect(result).toMatchObject({ outcome: 'remediated', modified: true, published: true });
+    expect(ec2.ledger()?.state).toBe('unnotified');
+    expect(warnings).toEqual([
+      [
+        'ledger tag not updated to state=notified',
+        expect.objectContaining({ error: 'RequestLimitExceeded', consequence: expect.stringContaining('once more') }),
+      ],
+    ]);
+  });
+});
+
+describe('idempotency across execution environments', () => {
+  it('a retry elsewhere after a fix whose notification failed delivers it once, from the ledger, and does not modify again', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ httpTokens: 'optional', hopLimit: 1 }));
+    cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Sum: 0 }] });
     snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({ MessageId: 'm-1' });
 
-    const first = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps).catch((e: unknown) => e);
+    const first = await remediateEvent(aComplianceChangeEvent(), aHarness().deps).catch((e: unknown) => e);
     expect(first).toBeInstanceOf(NotificationDeliveryError);
     expect(ec2.modifications).toHaveLength(1);
-    expect(undelivered.size).toBe(1);
-    const describesBefore = ec2Mock.commandCalls(DescribeInstancesCommand).length;
+    expect(ec2.ledger()?.state).toBe('unnotified');
 
-    // Lambda's async retry: the same event, in the same execution environment.
-    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps);
-    expect(retry).toMatchObject({ outcome: 'remediated', modified: false, published: true, redelivered: true, verified: true });
-    expect(ec2.modifications).toHaveLength(1);
-    expect(ec2Mock.commandCalls(DescribeInstancesCommand)).toHaveLength(describesBefore);
-    const [failedAttempt, delivered] = publishedMessages();
-    expect(delivered?.input).toEqual(failedAttempt?.input);
-    expect(undelivered.size).toBe(0);
+    // Lambda's async retry, in another execution environment: fresh dependencies, nothing in memory.
+    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(retry).toMatchObject({ outcome: 'remediated', reason: 'applied', modified: false, published: true, redelivered: true, verified: true });
+    expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
+    // The guard's finding comes from the ledger: CloudWatch was read once, by the first attempt.
+    expect(cloudwatchMock).toHaveReceivedCommandTimes(GetMetricStatisticsCommand, 1);
+    const [lost, delivered] = publishedMessages();
+    expect(delivered?.report).toMatchObject({
+      outcome: 'remediated',
+      before: lost?.report.before,
+      after: lost?.report.after,
+      changes: lost?.report.changes,
+      imdsv1Guard: lost?.report.imdsv1Guard,
+      drift: lost?.report.drift,
+      verification: { status: 'verified', observed: { state: 'applied', httpTokens: 'required', hopLimit: 2 } },
+    });
+    expect(delivered?.report.before).toEqual({ httpTokens: 'optional', hopLimit: 1, httpEndpoint: 'enabled' });
+    expect(delivered?.report.headline).toContain('notification re-sent');
+    expect(delivered?.subject).toBe(lost?.subject);
+    expect(ec2.ledger()?.state).toBe('notified');
 
-    // A later duplicate of the same event: compliant now, nothing remembered, nothing published.
-    const duplicate = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps);
-    expect(duplicate).toMatchObject({ outcome: 'skipped', reason: 'already-compliant', published: false });
+    // A later duplicate, in a third environment: nothing published, nothing modified.
+    const duplicate = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(duplicate).toMatchObject({ outcome: 'skipped', reason: 'duplicate', modified: false, published: false });
     expect(publishedMessages()).toHaveLength(2);
     expect(ec2.modifications).toHaveLength(1);
   });
 
-  it('keeps the notification for the next retry when the re-send fails too', async () => {
-    fakeEc2(ec2Mock, anEksNode());
-    const undelivered = new UndeliveredNotifications();
+  it('keeps the ledger unnotified when the re-send fails too, so the next retry tries again', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
     snsMock.on(PublishCommand).rejects(awsError('InternalErrorException'));
-    await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps).catch(() => undefined);
-    await expect(remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps)).rejects.toBeInstanceOf(
-      NotificationDeliveryError,
-    );
-    expect(undelivered.size).toBe(1);
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps).catch(() => undefined);
+    await expect(remediateEvent(aComplianceChangeEvent(), aHarness().deps)).rejects.toBeInstanceOf(NotificationDeliveryError);
+    expect(ec2.ledger()?.state).toBe('unnotified');
+    snsMock.on(PublishCommand).resolves({});
+    expect(await remediateEvent(aComplianceChangeEvent(), aHarness().deps)).toMatchObject({ redelivered: true, modified: false });
     expect(realModifications()).toHaveLength(1);
+    expect(ec2.ledger()?.state).toBe('notified');
   });
 
-  it('a duplicated event after a successful fix modifies once and publishes once', async () => {
+  it('a duplicate after a delivered notification publishes nothing and modifies nothing', async () => {
     const ec2 = fakeEc2(ec2Mock, anEksNode());
-    const undelivered = new UndeliveredNotifications();
-    const first = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps);
-    const second = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered }).deps);
+    const first = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    const second = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
     expect(first).toMatchObject({ outcome: 'remediated', modified: true, published: true });
-    expect(second).toMatchObject({ outcome: 'skipped', reason: 'already-compliant', modified: false, published: false });
+    expect(second).toMatchObject({ outcome: 'skipped', reason: 'duplicate', modified: false, published: false });
     expect(ec2.modifications).toHaveLength(1);
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+
+  it('a duplicate after a delivered notification does not modify again even when the node was set back since', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    ec2.setMetadata({ HttpPutResponseHopLimit: 1, State: 'applied' });
+    const duplicate = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(duplicate).toMatchObject({ reason: 'duplicate', modified: false, published: false });
+    expect(ec2.modifications).toHaveLength(1);
+    // The new non-compliance comes with its own event, which is handled.
+    const next = await remediateEvent(aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-000000000002' }), aHarness().deps);
+    expect(next).toMatchObject({ outcome: 'remediated', modified: true });
+    expect(ec2.ledger()?.event).toBe('a7e1c2d3-0000-4000-8000-000000000002');
   });
 
   it('a duplicate right after the change, while EC2 still says pending, does not modify again', async () => {
     const ec2 = fakeEc2(ec2Mock, anEksNode(), { readsUntilApplied: 1_000 });
     await remediateEvent(aComplianceChangeEvent(), aHarness({ remainingMs: 12_000 }).deps);
     const second = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
-    expect(second.reason).toBe('already-compliant');
+    expect(second.reason).toBe('duplicate');
     expect(ec2.modifications).toHaveLength(1);
   });
 
-  it('limit, by design: a retry in another execution environment cannot know the notification was lost', async () => {
-    const ec2 = fakeEc2(ec2Mock, anEksNode());
+  it('a re-sent notification says "not verified" when the change is still pending', async () => {
+    fakeEc2(ec2Mock, anEksNode(), { readsUntilApplied: 1_000 });
+    snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({});
+    await remediateEvent(aComplianceChangeEvent(), aHarness({ remainingMs: 12_000 }).deps).catch(() => undefined);
+    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: true, verified: false });
+    expect(publishedMessages()[1]?.report.verification).toMatchObject({ status: 'not-verified', observed: { state: 'pending', hopLimit: 2 } });
+  });
+
+  it('a re-sent partial fix keeps the IMDSv1 guard\'s advice, without reading CloudWatch again', async () => {
+    fakeEc2(ec2Mock, anEksNode({ httpTokens: 'optional', hopLimit: 1 }));
+    cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Sum: 37 }] });
     snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({});
     await remediateEvent(aComplianceChangeEvent(), aHarness().deps).catch(() => undefined);
-    const elsewhere = await remediateEvent(aComplianceChangeEvent(), aHarness({ undelivered: new UndeliveredNotifications() }).deps);
-    expect(elsewhere).toMatchObject({ outcome: 'skipped', reason: 'already-compliant', published: false });
-    expect(ec2.modifications).toHaveLength(1);
+    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+
+    expect(retry).toMatchObject({ outcome: 'partially-remediated', reason: 'applied-partially', redelivered: true, modified: false });
+    expect(realModifications()).toHaveLength(1);
+    expect(cloudwatchMock).toHaveReceivedCommandTimes(GetMetricStatisticsCommand, 1);
+    const [lost, delivered] = publishedMessages();
+    expect(delivered?.report.actionsRequired).toEqual(lost?.report.actionsRequired);
+    expect(delivered?.report.actionsRequired).toEqual([expect.stringMatching(/^37 IMDSv1 calls in the last 24 h/)]);
+    expect(delivered?.report.imdsv1Guard).toEqual({ enabled: true, lookbackHours: 24, imdsv1Calls: 37, tokensHeldBack: true });
+    expect(delivered?.report.changes).toEqual([{ field: 'HttpPutResponseHopLimit', from: '1', to: '2' }]);
   });
 
-  it('gives FIFO topics a message group and the same deduplication id on every attempt', async () => {
+  it('a retry after a transient error from the change itself re-reports a change that landed, without modifying', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2.modifyFault = () => ({ error: awsError('InternalError'), landed: true });
+    await expect(remediateEvent(aComplianceChangeEvent(), aHarness().deps)).rejects.toThrow('InternalError');
+    expect(snsMock.calls()).toHaveLength(0);
+    expect(ec2.ledger()?.state).toBe('unnotified');
+    ec2.modifyFault = undefined;
+
+    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: true, modified: false });
+    expect(ec2.modifications).toHaveLength(1);
+    expect(onlyPublished().report.changes).toEqual([{ field: 'HttpPutResponseHopLimit', from: '1', to: '2' }]);
+  });
+
+  it('a retry after a transient error from the change itself acts again when the change did not land, and rewrites the ledger', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2.modifyFault = () => ({ error: awsError('InternalError'), landed: false });
+    await expect(remediateEvent(aComplianceChangeEvent(), aHarness().deps)).rejects.toThrow('InternalError');
+    ec2.modifyFault = undefined;
+
+    const retry = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: false, modified: true });
+    expect(ec2.modifications).toHaveLength(1);
+    expect(ec2.tagWrites.map((input) => parseLedger(input.Tags?.[0]?.Value)?.state)).toEqual(['unnotified', 'unnotified', 'notified']);
+    expect(onlyPublished().report.verification?.status).toBe('verified');
+  });
+
+  it('after the change was refused for good, the ledger says failed: a later delivery does not claim a fix someone else made', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2.modifyFault = () => ({ error: awsError('UnauthorizedOperation'), landed: false });
+    const first = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(first).toMatchObject({ outcome: 'failed', reason: 'UnauthorizedOperation', modified: false });
+    expect(ec2.ledger()?.state).toBe('failed');
+
+    // Fixed by hand, as the failed notification asks; then EventBridge delivers the event again.
+    ec2.setMetadata({ HttpPutResponseHopLimit: 2, State: 'applied' });
+    const duplicate = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(duplicate).toMatchObject({ outcome: 'skipped', reason: 'already-compliant', published: false });
+    expect(publishedMessages()).toHaveLength(1);
+  });
+
+  it('after the change was refused for good, a replay of the event tries again once it is allowed', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2.modifyFault = () => ({ error: awsError('UnauthorizedOperation'), landed: false });
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    ec2.modifyFault = undefined;
+    const replay = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(replay).toMatchObject({ outcome: 'remediated', modified: true });
+    expect(ec2.ledger()?.state).toBe('notified');
+  });
+
+  it('a ledger of another event is not this event\'s: decided from the instance as before', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ hopLimit: 2 }));
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(ec2.ledger()).toBeUndefined();
+    ec2.current()?.Tags?.push({
+      Key: LEDGER_TAG_KEY,
+      Value: `v1 event=0f0f0f0f-0000-4000-8000-000000000009 state=unnotified before=required/1/enabled after=required/2/enabled imdsv1=- at=2026-11-19T10:00:00.000Z`,
+    });
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(result).toMatchObject({ outcome: 'skipped', reason: 'already-compliant', published: false });
+  });
+
+  it.each(['garbage', 'v2 event=c0bb891c-77fe-8518-14fc-be78b966f95b state=notified', ''])(
+    'an unreadable ledger value (%j) counts as no ledger',
+    async (value) => {
+      const node = anEksNode();
+      node.Tags?.push({ Key: LEDGER_TAG_KEY, Value: value });
+      const ec2 = fakeEc2(ec2Mock, node);
+      const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+      expect(result).toMatchObject({ outcome: 'remediated', modified: true });
+      expect(ec2.ledger()?.state).toBe('notified');
+    },
+  );
+
+  it('gives FIFO topics a message group and the same deduplication id on every attempt, re-sends included', async () => {
     fakeEc2(ec2Mock, anEksNode());
     const config = enforce({ TOPIC_ARN: `${TOPIC_ARN}.fifo` });
-    const undelivered = new UndeliveredNotifications();
     snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({});
-    await remediateEvent(aComplianceChangeEvent(), aHarness({ config, undelivered }).deps).catch(() => undefined);
-    await remediateEvent(aComplianceChangeEvent(), aHarness({ config, undelivered }).deps);
+    await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps).catch(() => undefined);
+    await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
     const [a, b] = publishedMessages();
     expect(a?.input.MessageGroupId).toBe(INSTANCE_ID);
     expect(a?.input.MessageDeduplicationId).toMatch(/^[0-9a-f]{64}$/);

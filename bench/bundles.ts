@@ -29,18 +29,24 @@ export interface BuiltBundles {
  */
 export async function buildForBenchmark(): Promise<BuiltBundles> {
   const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-bench-'));
-  const built = await buildBundles(dir);
   const benchDir = join(dir, 'bench');
-  await mkdir(benchDir, { recursive: true });
-  await build({
-    ...BUNDLE_OPTIONS,
-    mainFields: [...BUNDLE_OPTIONS.mainFields],
-    external: [...BUNDLE_OPTIONS.external],
-    absWorkingDir: REPO_ROOT,
-    entryPoints: ['bench/naive-rule.ts', 'bench/overlapped-rule.ts', 'bench/worker.ts'],
-    outdir: benchDir,
-    logLevel: 'warning',
-  });
+  let built: Awaited<ReturnType<typeof buildBundles>>;
+  try {
+    built = await buildBundles(dir);
+    await mkdir(benchDir, { recursive: true });
+    await build({
+      ...BUNDLE_OPTIONS,
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      external: [...BUNDLE_OPTIONS.external],
+      absWorkingDir: REPO_ROOT,
+      entryPoints: ['bench/naive-rule.ts', 'bench/overlapped-rule.ts', 'bench/worker.ts'],
+      outdir: benchDir,
+      logLevel: 'warning',
+    });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   const sourceOf = (name: FunctionName) => join(REPO_ROOT, FUNCTIONS.find((fn) => fn.name === name)?.entry ?? '');
   return {
     dir,

@@ -107,6 +107,17 @@ async function judgeCurrentInstance(
   return { compliance: 'NOT_APPLICABLE', instanceId, node: undefined, reason: 'instance-gone', detail: 'instance no longer exists' };
 }
 
+const STALE_ANNOTATION = 'not seen by the latest sweep: gone or no longer an EKS node';
+
+/**
+ * The sweep and the cleanup listing run side by side: the listing of the rule's earlier
+ * COMPLIANT and NON_COMPLIANT results (two chains, one per type, each paged 100 at a time)
+ * overlaps the DescribeInstances pages instead of waiting for them. A result is stale when the
+ * sweep did not see its instance AND its ordering timestamp is older than this sweep's: the
+ * timestamp keeps a result that a change notification wrote during the sweep (say, for a node
+ * launched after its page was read) from being wiped. The price is remembering the ids seen,
+ * about 36 bytes a node.
+ */
 async function sweepAndCleanUp(
   configRuleName: string,
   notificationTime: Date,
@@ -114,24 +125,55 @@ async function sweepAndCleanUp(
   sink: EvaluationSink,
   deps: EvaluatorDeps,
 ): Promise<{ swept: number; cleanedUp: number }> {
-  let swept = 0;
-  for await (const page of sweepEksNodes(deps.ec2, params)) {
-    for (const { judgement } of page) {
-      swept++;
-      logJudgement(deps.logger, judgement);
-      await sink.add(evaluation(judgement.instanceId, judgement.compliance, annotate(judgement), notificationTime));
+  const seen = new Set<string>();
+  const sweep = (async () => {
+    for await (const page of sweepEksNodes(deps.ec2, params)) {
+      for (const { judgement } of page) {
+        seen.add(judgement.instanceId);
+        logJudgement(deps.logger, judgement);
+        await sink.add(evaluation(judgement.instanceId, judgement.compliance, annotate(judgement), notificationTime));
+      }
+    }
+  })();
+  const listings = (['COMPLIANT', 'NON_COMPLIANT'] as const).map((complianceType) =>
+    listOlderResults(configRuleName, complianceType, notificationTime, seen, deps.config),
+  );
+  // Settled, not raced: a failed listing must not leave the sweep writing in the background.
+  const [swept, ...listed] = await Promise.allSettled([sweep, ...listings]);
+  if (swept.status === 'rejected') throw swept.reason;
+  const failedListing = listed.find((result) => result.status === 'rejected');
+  if (failedListing) {
+    // The sweep's evaluations are sound without the cleanup: deliver them, then fail.
+    await sink.flush();
+    throw failedListing.reason;
+  }
+
+  let cleanedUp = 0;
+  for (const listing of listings) {
+    for (const resourceId of await listing) {
+      if (seen.has(resourceId)) continue;
+      cleanedUp++;
+      await sink.add(evaluation(resourceId, 'NOT_APPLICABLE', STALE_ANNOTATION, notificationTime));
     }
   }
+  // One flush for the sweep's last partial batch and the stale results together.
   await sink.flush();
+  deps.logger.info('sweep finished', { swept: seen.size, cleanedUp, counts: sink.counts });
+  return { swept: seen.size, cleanedUp };
+}
 
-  // Every instance the sweep saw now carries this sweep's timestamp; a COMPLIANT or
-  // NON_COMPLIANT result older than that belongs to an instance that is gone or no longer a
-  // node, and would otherwise stay in the dashboard forever. Comparing timestamps instead of
-  // remembering every id keeps the sweep's memory flat.
-  const stale: string[] = [];
+/** Ids of this rule's results of one compliance type recorded before the sweep began. */
+async function listOlderResults(
+  configRuleName: string,
+  complianceType: 'COMPLIANT' | 'NON_COMPLIANT',
+  notificationTime: Date,
+  seen: ReadonlySet<string>,
+  config: Pick<ConfigServiceClient, 'send'>,
+): Promise<string[]> {
+  const older: string[] = [];
   const pages = paginateGetComplianceDetailsByConfigRule(
-    { client: deps.config as ConfigServiceClient, pageSize: 100 },
-    { ConfigRuleName: configRuleName, ComplianceTypes: ['COMPLIANT', 'NON_COMPLIANT'] },
+    { client: config as ConfigServiceClient, pageSize: 100 },
+    { ConfigRuleName: configRuleName, ComplianceTypes: [complianceType] },
   );
   for await (const page of pages) {
     for (const result of page.EvaluationResults ?? []) {
@@ -139,16 +181,11 @@ async function sweepAndCleanUp(
       const ordering = result.EvaluationResultIdentifier?.OrderingTimestamp;
       if (qualifier?.ResourceType !== RESOURCE_TYPE || qualifier.ResourceId === undefined) continue;
       if (ordering !== undefined && ordering.getTime() >= notificationTime.getTime()) continue;
-      stale.push(qualifier.ResourceId);
+      // Already seen: not stale, and not worth keeping in memory.
+      if (!seen.has(qualifier.ResourceId)) older.push(qualifier.ResourceId);
     }
   }
-  // Collected first, written after: writing while paging would change the pages being read.
-  for (const resourceId of stale) {
-    await sink.add(evaluation(resourceId, 'NOT_APPLICABLE', 'not seen by the latest sweep: gone or no longer an EKS node', notificationTime));
-  }
-  await sink.flush();
-  deps.logger.info('sweep finished', { swept, cleanedUp: stale.length, counts: sink.counts });
-  return { swept, cleanedUp: stale.length };
+  return older;
 }
 
 function evaluation(

@@ -205,33 +205,44 @@ describe('scheduled sweep', () => {
     expect(ids.size).toBe(2500);
     expect(allEvaluations().every((e) => e.OrderingTimestamp?.getTime() === Date.parse(SWEEP_TIME))).toBe(true);
     expect(summary).toMatchObject({ swept: 2500, cleanedUp: 0, counts: { COMPLIANT: 2000, NON_COMPLIANT: 500, NOT_APPLICABLE: 0 } });
-    expect(config).toHaveReceivedCommandTimes(GetComplianceDetailsByConfigRuleCommand, 1);
+    // The cleanup listing: one chain per compliance type, here one empty page each.
+    expect(config).toHaveReceivedCommandTimes(GetComplianceDetailsByConfigRuleCommand, 2);
   });
 
   it('reports NOT_APPLICABLE for earlier results the sweep no longer saw', async () => {
     serveInstances(fleet(3));
-    config.on(GetComplianceDetailsByConfigRuleCommand)
-      .resolvesOnce({
-        EvaluationResults: [
-          staleResult('i-00000000000000000', 'COMPLIANT', SWEEP_TIME), // just written by this sweep
-          staleResult('i-0gone00000000001', 'NON_COMPLIANT', '2026-11-26T00:00:00.000Z'),
+    const pages: Record<string, EvaluationResult[][]> = {
+      COMPLIANT: [
+        [
+          staleResult('i-00000000000000000', 'COMPLIANT', '2026-11-26T00:00:00.000Z'), // seen by this sweep
+          staleResult('i-0gone00000000002', 'COMPLIANT', '2026-11-27T11:59:59.999Z'),
         ],
-        NextToken: 'page-2',
-      })
-      .resolvesOnce({ EvaluationResults: [staleResult('i-0gone00000000002', 'COMPLIANT', '2026-11-27T11:59:59.999Z')] });
+        [staleResult('i-0late00000000003', 'COMPLIANT', SWEEP_TIME)], // written during the sweep
+      ],
+      NON_COMPLIANT: [[staleResult('i-0gone00000000001', 'NON_COMPLIANT', '2026-11-26T00:00:00.000Z')]],
+    };
+    config.on(GetComplianceDetailsByConfigRuleCommand).callsFake((input: { ComplianceTypes: string[]; NextToken?: string }) => {
+      const chain = pages[input.ComplianceTypes[0]!]!;
+      const index = Number(input.NextToken ?? 0);
+      return { EvaluationResults: chain[index], NextToken: index + 1 < chain.length ? String(index + 1) : undefined };
+    });
 
     const summary = await handler(aScheduledEvent());
 
-    expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, {
-      ConfigRuleName: RULE_NAME,
-      ComplianceTypes: ['COMPLIANT', 'NON_COMPLIANT'],
-      Limit: 100,
-    });
-    expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, { NextToken: 'page-2' });
+    for (const type of ['COMPLIANT', 'NON_COMPLIANT'] as const) {
+      expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, {
+        ConfigRuleName: RULE_NAME,
+        ComplianceTypes: [type],
+        Limit: 100,
+      });
+    }
+    expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, { ComplianceTypes: ['COMPLIANT'], NextToken: '1' });
     const cleaned = allEvaluations().filter((e) => e.ComplianceType === 'NOT_APPLICABLE');
-    expect(cleaned.map((e) => e.ComplianceResourceId)).toEqual(['i-0gone00000000001', 'i-0gone00000000002']);
-    expect(cleaned[0]?.Annotation).toContain('not seen by the latest sweep');
+    expect(cleaned.map((e) => e.ComplianceResourceId)).toEqual(['i-0gone00000000002', 'i-0gone00000000001']);
+    expect(cleaned[0]?.Annotation).toBe('not seen by the latest sweep: gone or no longer an EKS node');
     expect(summary).toMatchObject({ swept: 3, cleanedUp: 2 });
+    // The sweep's last batch and the stale results go out together.
+    expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 1);
   });
 
   it('marks every sweep evaluation TestMode under TESTMODE', async () => {
@@ -286,32 +297,27 @@ describe('scheduled sweep', () => {
     expect(sleeps).toEqual([100, 200]);
   });
 
-  it('surfaces throttling that outlived the SDK retries and stops writing', async () => {
+  it('surfaces throttling that outlived the SDK retries and writes no cleanup', async () => {
     serveInstances(fleet(1200));
+    config.on(GetComplianceDetailsByConfigRuleCommand).resolves({
+      EvaluationResults: [staleResult('i-0gone00000000001', 'COMPLIANT', '2026-11-26T00:00:00.000Z')],
+    });
     config.on(PutEvaluationsCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'ThrottlingException' });
-    expect(config).not.toHaveReceivedCommand(GetComplianceDetailsByConfigRuleCommand);
+    expect(allEvaluations().some((e) => e.ComplianceType === 'NOT_APPLICABLE')).toBe(false);
   });
 
-  it('does not return while batches are still in flight after one failed', async () => {
-    serveInstances(fleet(1500)); // 15 batches: more than the 10 in flight at once
-    let started = 0;
-    let finished = 0;
-    config.on(PutEvaluationsCommand).callsFake(async () => {
-      const call = ++started;
-      await new Promise((resolve) => setTimeout(resolve, call === 1 ? 1 : 30));
-      finished++;
-      if (call === 1) throw awsError('ThrottlingException', 'Rate exceeded');
-      return { FailedEvaluations: [] };
-    });
+  it('surfaces a failed cleanup listing after the sweep has delivered its evaluations', async () => {
+    serveInstances(fleet(250));
+    config.on(GetComplianceDetailsByConfigRuleCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'ThrottlingException' });
-    expect(started).toBeGreaterThan(1);
-    expect(finished).toBe(started);
+    expect(new Set(allEvaluations().map((e) => e.ComplianceResourceId)).size).toBe(250);
+    expect(allEvaluations().some((e) => e.ComplianceType === 'NOT_APPLICABLE')).toBe(false);
   });
 
   it('surfaces EC2 throttling during paging', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
-    expect(config.calls()).toHaveLength(0);
+    expect(config).not.toHaveReceivedCommand(PutEvaluationsCommand);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { formatTable } from '../cli/table.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
+import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
 import { startEmulator, type Emulator } from '../emulator/index.ts';
 import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
@@ -46,6 +47,7 @@ async function runDemo(emulator: Emulator): Promise<void> {
   const first = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
   console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.\n`);
   printCompliance(emulator, label);
+  console.log('');
 
   heading('2. Compliance changes -> EventBridge -> remediate-imds (REMEDIATION_MODE=enforce)');
   const events = emulator.drainComplianceEvents().filter((e) => e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
@@ -58,10 +60,8 @@ async function runDemo(emulator: Emulator): Promise<void> {
 
   heading(`3. SNS notifications published to ${topicArn.split(':').pop()}`);
   for (const message of emulator.published(topicArn)) {
-    const outcome = message.messageAttributes.outcome?.stringValue ?? '?';
-    console.log(`[${outcome}] ${message.subject ?? ''}`);
-    const summary = message.message.split('\n\n')[0] ?? '';
-    for (const line of summary.split('\n').slice(0, 12)) console.log(`    ${line}`);
+    console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);
+    for (const line of notificationHighlights(message.message)) console.log(`    ${line}`);
     console.log('');
   }
 
@@ -95,6 +95,13 @@ function printCompliance(emulator: Emulator, label: (id: string) => string): voi
       return [label(e.resourceId), e.resourceId, imds, e.complianceType, e.annotation ?? ''];
     });
   console.log(formatTable(['NODE', 'INSTANCE', 'TOKENS/HOP', 'RESULT', 'ANNOTATION'], rows));
+}
+
+/** The lines an on-call engineer reads first; the full message also has a table and a JSON block. */
+function notificationHighlights(message: string): string[] {
+  const text = message.split(JSON_BLOCK_MARKER)[0] ?? '';
+  const keep = /^(Outcome:|Verification:|IMDSv1 guard:|Action required:|Launch template drift:|  - |  Fix:)/;
+  return text.split('\n').filter((line) => keep.test(line));
 }
 
 function heading(text: string): void {

@@ -1,6 +1,6 @@
 import { buildForBenchmark, measureBundles, type BundleRow } from './bundles.ts';
 import { benchmarkChanges, type ChangeResult } from './change.ts';
-import { QUIET_TELEMETRY } from './lambda.ts';
+import { deployedFunction, QUIET_TELEMETRY, type DeployedFunction } from './lambda.ts';
 import { describeMachine, type Machine } from './machine.ts';
 import { benchmarkRemediation, remediationConcurrency, type BucketScenario, type RemediationRun } from './remediation.ts';
 import { benchmarkSweeps, type SweepRow } from './sweep.ts';
@@ -14,8 +14,6 @@ export interface BenchOptions {
   readonly terminatedEvery: number;
   readonly clusters: number;
   readonly naive: boolean;
-  /** Also run the prototype of the recommended change (bench/overlapped-rule.ts). */
-  readonly prototype: boolean;
   readonly zeroLatencyRun: boolean;
   readonly changeEvents: number;
   readonly remediationNodes: number;
@@ -34,7 +32,6 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   terminatedEvery: 100,
   clusters: 20,
   naive: true,
-  prototype: true,
   zeroLatencyRun: true,
   changeEvents: 200,
   remediationNodes: 100,
@@ -57,6 +54,8 @@ export const QUICK_OPTIONS: BenchOptions = {
 export interface BenchResult {
   readonly options: BenchOptions;
   readonly machine: Machine;
+  /** The functions as template.yaml deploys them. */
+  readonly deployed: { readonly evaluate: DeployedFunction; readonly remediate: DeployedFunction };
   readonly startedAt: Date;
   readonly durationMs: number;
   readonly sweeps: readonly SweepRow[];
@@ -69,6 +68,8 @@ export interface BenchResult {
 export async function runBenchmark(options: BenchOptions, progress: (line: string) => void = () => {}): Promise<BenchResult> {
   const startedAt = new Date();
   const t0 = performance.now();
+  const deployed = { evaluate: deployedFunction('EvaluateFunction'), remediate: deployedFunction('RemediateFunction') };
+  const concurrency = remediationConcurrency(deployed.remediate);
   progress('building the functions (scripts/build.ts) and the naive baseline');
   const built = await buildForBenchmark();
   try {
@@ -89,21 +90,21 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
         terminatedEvery: options.terminatedEvery,
         clusters: options.clusters,
         runtime,
+        evaluate: deployed.evaluate,
         ruleBundle,
         naiveBundle: options.naive ? built.naive : undefined,
-        overlappedBundle: options.prototype ? built.overlapped : undefined,
         zeroLatencyRun: options.zeroLatencyRun,
       },
       progress,
     );
     progress(`change-triggered: ${options.changeEvents} events`);
-    const change = await benchmarkChanges({ events: options.changeEvents, latencyMs: options.latencyMs, runtime, ruleBundle });
-    const concurrency = await remediationConcurrency();
+    const change = await benchmarkChanges({ events: options.changeEvents, latencyMs: options.latencyMs, runtime, evaluate: deployed.evaluate, ruleBundle });
     progress(`remediation: ${options.remediationNodes} nodes, ${concurrency} at a time, EC2 bucket ${options.remediationScenarios.join(' then ')}`);
     const remediation = await benchmarkRemediation({
       nodes: options.remediationNodes,
       latencyMs: options.latencyMs,
-      concurrency,
+      remediate: deployed.remediate,
+      evaluate: deployed.evaluate,
       scenarios: options.remediationScenarios,
       runtime,
       ruleBundle,
@@ -118,6 +119,7 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
     return {
       options,
       machine: describeMachine(),
+      deployed,
       startedAt,
       durationMs: performance.now() - t0,
       sweeps,

@@ -15,8 +15,6 @@ export interface BuiltBundles {
   readonly functions: ReadonlyArray<{ name: FunctionName; file: string; bytes: number; mapBytes: number; source: string }>;
   /** bench/naive-rule.ts bundled the same way, so its memory compares like for like. */
   readonly naive: string;
-  /** bench/overlapped-rule.ts: the recommended change, prototyped. */
-  readonly overlapped: string;
   /** bench/worker.ts as plain JavaScript. */
   readonly worker: string;
   remove(): Promise<void>;
@@ -24,8 +22,8 @@ export interface BuiltBundles {
 
 /**
  * Builds the functions with the project's own build (scripts/build.ts), into a temporary
- * directory so dist/ is left as it is, plus the baseline, the prototype and the worker with the
- * same esbuild options.
+ * directory so dist/ is left as it is, plus the baseline and the worker with the same esbuild
+ * options.
  */
 export async function buildForBenchmark(): Promise<BuiltBundles> {
   const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-bench-'));
@@ -39,7 +37,7 @@ export async function buildForBenchmark(): Promise<BuiltBundles> {
       mainFields: [...BUNDLE_OPTIONS.mainFields],
       external: [...BUNDLE_OPTIONS.external],
       absWorkingDir: REPO_ROOT,
-      entryPoints: ['bench/naive-rule.ts', 'bench/overlapped-rule.ts', 'bench/worker.ts'],
+      entryPoints: ['bench/naive-rule.ts', 'bench/worker.ts'],
       outdir: benchDir,
       logLevel: 'warning',
     });
@@ -52,7 +50,6 @@ export async function buildForBenchmark(): Promise<BuiltBundles> {
     dir,
     functions: built.map((b) => ({ ...b, source: sourceOf(b.name) })),
     naive: join(benchDir, 'naive-rule.mjs'),
-    overlapped: join(benchDir, 'overlapped-rule.mjs'),
     worker: join(benchDir, 'worker.mjs'),
     remove: () => rm(dir, { recursive: true, force: true }),
   };

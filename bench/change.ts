@@ -1,5 +1,5 @@
 import { changeInvocation, startEmulator, syntheticFleet } from '../emulator/index.ts';
-import { contextSpec, FUNCTION_MEMORY_MB, functionEnv, RULE_NAME, type WorkerRuntime } from './lambda.ts';
+import { contextSpec, functionEnv, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { median, quantile, sum } from './stats.ts';
 import { ExecutionEnvironment } from './worker-protocol.ts';
 
@@ -7,6 +7,8 @@ export interface ChangeOptions {
   readonly events: number;
   readonly latencyMs: number;
   readonly runtime: WorkerRuntime;
+  /** template.yaml's EvaluateFunction: the environment runs with its memory size. */
+  readonly evaluate: DeployedFunction;
   readonly ruleBundle: string;
 }
 
@@ -34,14 +36,15 @@ export async function benchmarkChanges(options: ChangeOptions): Promise<ChangeRe
     const ids = emulator.addInstances(syntheticFleet(options.events, { clusters: 3 }));
     const events = ids.map((instanceId) => changeInvocation(emulator, { ruleName: RULE_NAME, instanceId }));
     if (options.latencyMs > 0) emulator.faults.set('*', { latencyMs: options.latencyMs });
+    const { memoryMb, timeoutMs } = options.evaluate;
     ({ environment } = await ExecutionEnvironment.start({
       ...options.runtime,
       module: options.ruleBundle,
-      env: functionEnv(emulator),
-      memoryMb: FUNCTION_MEMORY_MB,
+      env: functionEnv(emulator, memoryMb),
+      memoryMb,
     }));
     emulator.resetCalls();
-    const reply = await environment.invoke(events, contextSpec(emulator, `${RULE_NAME}-evaluate`, 300_000));
+    const reply = await environment.invoke(events, contextSpec(emulator, `${RULE_NAME}-evaluate`, memoryMb, timeoutMs));
     const requests = emulator.requests.entries();
     const callsOf = (service: string) => sum(requests.filter(([key]) => key.startsWith(`${service}:`)).map(([, n]) => n));
     const ec2 = callsOf('ec2');

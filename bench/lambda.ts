@@ -1,24 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Emulator } from '../emulator/index.ts';
+import { REPO_ROOT } from '../scripts/build.ts';
 import type { ContextSpec } from './worker-protocol.ts';
 
 export const RULE_NAME = 'eks-imds-guard';
-/** template.yaml: both functions are deployed with 256 MB. */
-export const FUNCTION_MEMORY_MB = 256;
+/**
+ * Issue #6's memory target: a 50,000-node sweep must fit a 256 MB Lambda. The sweeps run with
+ * the V8 limits of this size, whatever template.yaml deploys the evaluation function with.
+ */
+export const TARGET_MEMORY_MB = 256;
 /** Lambda gives a function a full vCPU at 1,769 MB and CPU in proportion below that. */
 export const FULL_VCPU_MEMORY_MB = 1769;
 
 export const QUIET_TELEMETRY = { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' } as const;
 
-/** A function's environment: the emulator's endpoint and fake keys, quiet Powertools, and `extra`. */
-export function functionEnv(emulator: Emulator, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...emulator.clientEnv(), ...QUIET_TELEMETRY, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(FUNCTION_MEMORY_MB), ...extra };
+/** A function as template.yaml deploys it. */
+export interface DeployedFunction {
+  readonly logicalId: string;
+  readonly memoryMb: number;
+  readonly timeoutMs: number;
+  /** ReservedConcurrentExecutions; undefined when the template sets none. */
+  readonly reservedConcurrency: number | undefined;
 }
 
-export function contextSpec(emulator: Emulator, functionName: string, timeoutMs: number): ContextSpec {
+/**
+ * Reads a function's MemorySize, Timeout and ReservedConcurrentExecutions from template.yaml
+ * (plain scalars under the resource's Properties; CloudFormation tags elsewhere need no parsing).
+ * Throws when MemorySize or Timeout is missing, so a renamed resource cannot go unnoticed.
+ */
+export function deployedFunction(logicalId: string, templateText = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8')): DeployedFunction {
+  const start = templateText.indexOf(`\n  ${logicalId}:\n`);
+  if (start === -1) throw new Error(`template.yaml has no resource ${logicalId}`);
+  const rest = templateText.slice(start + 1);
+  const end = rest.slice(1).search(/\n {2}\S/);
+  const block = end === -1 ? rest : rest.slice(0, end + 1);
+  const property = (name: string) => {
+    const match = new RegExp(`^ {6}${name}:\\s*(\\d+)\\s*$`, 'm').exec(block);
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  };
+  const memoryMb = property('MemorySize');
+  const timeoutS = property('Timeout');
+  if (memoryMb === undefined || timeoutS === undefined) throw new Error(`template.yaml: ${logicalId} has no plain MemorySize or Timeout`);
+  return { logicalId, memoryMb, timeoutMs: timeoutS * 1000, reservedConcurrency: property('ReservedConcurrentExecutions') };
+}
+
+/** A function's environment: the emulator's endpoint and fake keys, quiet Powertools, and `extra`. */
+export function functionEnv(emulator: Emulator, memoryMb: number, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...emulator.clientEnv(), ...QUIET_TELEMETRY, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb), ...extra };
+}
+
+export function contextSpec(emulator: Emulator, functionName: string, memoryMb: number, timeoutMs: number): ContextSpec {
   return {
     functionName,
     invokedFunctionArn: `arn:aws:lambda:${emulator.region}:${emulator.accountId}:function:${functionName}`,
-    memoryMb: FUNCTION_MEMORY_MB,
+    memoryMb,
     timeoutMs,
   };
 }

@@ -1,9 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { managedNodeGroupNode, scheduledInvocation, startEmulator, type ComplianceChangeEvent, type Emulator } from '../emulator/index.ts';
-import { REPO_ROOT } from '../scripts/build.ts';
-import { contextSpec, FUNCTION_MEMORY_MB, functionEnv, RULE_NAME, type WorkerRuntime } from './lambda.ts';
-import { EC2_BUCKETS, installTokenBuckets } from './token-bucket.ts';
+import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
+import { contextSpec, functionEnv, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { ExecutionEnvironment } from './worker-protocol.ts';
 
 export const REMEDIATION_OPS = {
@@ -22,7 +19,10 @@ export type BucketScenario = 'rested' | 'drained';
 export interface RemediationOptions {
   readonly nodes: number;
   readonly latencyMs: number;
-  readonly concurrency: number;
+  /** template.yaml's RemediateFunction: memory, timeout and the reserved concurrency the queue drains with. */
+  readonly remediate: DeployedFunction;
+  /** template.yaml's EvaluateFunction, for the sweep that raises the events. */
+  readonly evaluate: DeployedFunction;
   readonly scenarios: readonly BucketScenario[];
   readonly runtime: WorkerRuntime;
   readonly ruleBundle: string;
@@ -56,16 +56,12 @@ const FIRST_VERIFICATION_WAIT_MS = 250;
 /** One node in this many has tokens optional (the IMDSv1 guard reads CloudWatch); the rest have hop limit 1. */
 const TOKENS_OPTIONAL_EVERY = 5;
 
-/** template.yaml's ReservedConcurrentExecutions for RemediateFunction, 5 if it has none. */
-export async function remediationConcurrency(): Promise<number> {
-  const template = await readFile(join(REPO_ROOT, 'template.yaml'), 'utf8');
-  const start = template.indexOf('\n  RemediateFunction:');
-  if (start === -1) return 5;
-  const rest = template.slice(start + 1);
-  const end = rest.slice(1).search(/\n {2}\S/);
-  const block = end === -1 ? rest : rest.slice(0, end + 1);
-  const match = /^\s+ReservedConcurrentExecutions:\s*(\d+)\s*$/m.exec(block);
-  return match?.[1] === undefined ? 5 : Number(match[1]);
+/** Execution environments at once: the reserved concurrency; the benchmark needs one to drain the queue with. */
+export function remediationConcurrency(remediate: DeployedFunction): number {
+  if (remediate.reservedConcurrency === undefined || remediate.reservedConcurrency < 1) {
+    throw new Error(`template.yaml: ${remediate.logicalId} has no ReservedConcurrentExecutions of 1 or more to benchmark`);
+  }
+  return remediate.reservedConcurrency;
 }
 
 export async function benchmarkRemediation(options: RemediationOptions): Promise<RemediationRun[]> {
@@ -91,7 +87,9 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     const events = await nonCompliantEvents(emulator, options);
     if (events.length !== options.nodes) throw new Error(`the sweep raised ${events.length} NON_COMPLIANT events, wanted ${options.nodes}`);
 
-    const env = functionEnv(emulator, {
+    const { memoryMb, timeoutMs } = options.remediate;
+    const concurrency = remediationConcurrency(options.remediate);
+    const env = functionEnv(emulator, memoryMb, {
       CONFIG_RULE_NAME: RULE_NAME,
       TOPIC_ARN: topicArn,
       REMEDIATION_MODE: 'enforce',
@@ -100,23 +98,21 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
       RULE_PARAMETERS: '{}',
     });
     const started = await Promise.all(
-      Array.from({ length: options.concurrency }, () =>
-        ExecutionEnvironment.start({ ...options.runtime, module: options.remediateBundle, env, memoryMb: FUNCTION_MEMORY_MB }),
-      ),
+      Array.from({ length: concurrency }, () => ExecutionEnvironment.start({ ...options.runtime, module: options.remediateBundle, env, memoryMb })),
     );
     environments.push(...started.map((s) => s.environment));
 
     const modify = EC2_BUCKETS['ec2:ModifyInstanceMetadataOptions'];
     const bucketAtStart = scenario === 'rested' ? modify.capacity : 0;
-    if (options.latencyMs > 0) emulator.faults.set('*', { latencyMs: options.latencyMs });
     emulator.resetCalls();
-    installTokenBuckets(emulator, { ...EC2_BUCKETS, 'ec2:ModifyInstanceMetadataOptions': { ...modify, initial: bucketAtStart } });
+    // CreateTags gets the latency and no bucket: see EC2_BUCKETS.
+    injectLatencyAndBuckets(emulator, options.latencyMs, { ...EC2_BUCKETS, [REMEDIATION_OPS.modify]: { ...modify, initial: bucketAtStart } });
 
     // Lambda's async queue in front of the reserved concurrency: each environment takes the next event when it is free.
     const queue = [...events];
     const outcomes: Record<string, number> = {};
     const errorNames: string[] = [];
-    const context = contextSpec(emulator, `${RULE_NAME}-remediate`, 120_000);
+    const context = contextSpec(emulator, `${RULE_NAME}-remediate`, memoryMb, timeoutMs);
     const t0 = performance.now();
     await Promise.all(
       environments.map(async (environment) => {
@@ -154,7 +150,7 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
       scenario,
       bucketAtStart,
       nodes: options.nodes,
-      concurrency: options.concurrency,
+      concurrency,
       latencyMs: options.latencyMs,
       perNode,
       succeededPerNode,
@@ -165,7 +161,7 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
       errorNames,
       outcomes,
       wallMs,
-      wallLowerBoundMs: wallLowerBound(options, lowerBoundPerNode, bucketAtStart, modify.refillPerSecond),
+      wallLowerBoundMs: wallLowerBound(options, lowerBoundPerNode, concurrency, bucketAtStart, modify.refillPerSecond),
     };
   } finally {
     await Promise.all(environments.map((e) => e.stop()));
@@ -174,14 +170,16 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
 }
 
 async function nonCompliantEvents(emulator: Emulator, options: RemediationOptions): Promise<ComplianceChangeEvent[]> {
+  const { memoryMb, timeoutMs } = options.evaluate;
   const { environment } = await ExecutionEnvironment.start({
     ...options.runtime,
     module: options.ruleBundle,
-    env: functionEnv(emulator),
-    memoryMb: FUNCTION_MEMORY_MB,
+    env: functionEnv(emulator, memoryMb),
+    memoryMb,
   });
   try {
-    const [outcome] = (await environment.invoke([scheduledInvocation(emulator, { ruleName: RULE_NAME })], contextSpec(emulator, `${RULE_NAME}-evaluate`, 300_000))).outcomes;
+    const context = contextSpec(emulator, `${RULE_NAME}-evaluate`, memoryMb, timeoutMs);
+    const [outcome] = (await environment.invoke([scheduledInvocation(emulator, { ruleName: RULE_NAME })], context)).outcomes;
     if (!outcome?.ok) throw new Error(`the sweep before remediation failed: ${JSON.stringify(outcome)}`);
   } finally {
     await environment.stop();
@@ -190,16 +188,28 @@ async function nonCompliantEvents(emulator: Emulator, options: RemediationOption
 }
 
 /**
- * The fastest the queue can drain. Each invocation's calls are sequential, with the first
- * verification wait between the change and the read back; `concurrency` run at once. With a
- * drained bucket the last change cannot happen before the bucket has refilled a token for it.
+ * The fastest the queue can drain. An invocation's calls are sequential, with the first
+ * verification wait between the change and the read back, so it takes at least its calls × L
+ * plus that wait; `concurrency` run at once, so the whole takes at least the sum of the
+ * invocations over the concurrency, and at least ⌈nodes / concurrency⌉ of the shortest in a row.
+ * With a drained bucket the last change cannot happen before the bucket has refilled a token
+ * for it, and the wait, the read back, the notification and the ledger tag follow it.
  */
-function wallLowerBound(options: RemediationOptions, perNode: Record<Op, number>, bucketAtStart: number, refillPerSecond: number): number {
+function wallLowerBound(
+  options: RemediationOptions,
+  perNode: Readonly<Record<Op, number>>,
+  concurrency: number,
+  bucketAtStart: number,
+  refillPerSecond: number,
+): number {
   const L = options.latencyMs;
   const callsPerNode = Object.values(perNode).reduce((a, b) => a + b, 0);
-  const byConcurrency = Math.ceil(options.nodes / options.concurrency) * (callsPerNode * L + FIRST_VERIFICATION_WAIT_MS);
-  const lastToken = (Math.max(0, options.nodes - bucketAtStart) / refillPerSecond) * 1000;
-  // After the last change: the wait, the read back and the notification.
-  const byRefill = lastToken + FIRST_VERIFICATION_WAIT_MS + 2 * L;
+  // Only the guarded nodes read CloudWatch: the others' invocations are one call shorter.
+  const shortest = (callsPerNode - perNode.metric) * L + FIRST_VERIFICATION_WAIT_MS;
+  const totalWork = options.nodes * (callsPerNode * L + FIRST_VERIFICATION_WAIT_MS);
+  const byConcurrency = Math.max(totalWork / concurrency, Math.ceil(options.nodes / concurrency) * shortest);
+  const lastToken = refillPerSecond > 0 ? (Math.max(0, options.nodes - bucketAtStart) / refillPerSecond) * 1000 : Number.POSITIVE_INFINITY;
+  // The emulator takes the token once the latency has passed; then the wait, the read back, the notification and the ledger tag.
+  const byRefill = lastToken + FIRST_VERIFICATION_WAIT_MS + 3 * L;
   return Math.max(byConcurrency, byRefill);
 }

@@ -1,9 +1,12 @@
+import { ConfigServiceClient, GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { startEmulator, scheduledInvocation, syntheticFleet, type Emulator } from '../emulator/index.ts';
+import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { identifyEksNode, sweepFilters } from '../functions/shared/eks-node.ts';
 import { parseRuleParameters } from '../functions/shared/parameters.ts';
-import { contextSpec, FUNCTION_MEMORY_MB, functionEnv, RULE_NAME, type WorkerRuntime } from './lambda.ts';
+import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
+import { contextSpec, functionEnv, RULE_NAME, TARGET_MEMORY_MB, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { median } from './stats.ts';
-import { EC2_BUCKETS, installTokenBuckets } from './token-bucket.ts';
 import { ExecutionEnvironment, type HeapReport } from './worker-protocol.ts';
 
 export const OPS = {
@@ -21,10 +24,10 @@ export interface SweepOptions {
   readonly terminatedEvery: number;
   readonly clusters: number;
   readonly runtime: WorkerRuntime;
+  /** template.yaml's EvaluateFunction: its timeout goes into the Lambda context. */
+  readonly evaluate: DeployedFunction;
   readonly ruleBundle: string;
   readonly naiveBundle: string | undefined;
-  /** bench/overlapped-rule.ts, the recommended change, run like the rule; undefined to skip. */
-  readonly overlappedBundle: string | undefined;
   /** Also run the rule at latency 0, to show what the emulator and the client cost by themselves. */
   readonly zeroLatencyRun: boolean;
 }
@@ -50,10 +53,20 @@ export interface SweepScenario {
 export interface LowerBounds {
   readonly describe: number;
   readonly put: number;
+  /** Pages of the COMPLIANT listing chain. */
+  readonly compliantPages: number;
+  /** Pages of the NON_COMPLIANT listing chain. */
+  readonly nonCompliantPages: number;
+  /** Both listing chains: compliantPages + nonCompliantPages. */
   readonly cleanup: number;
   readonly total: number;
-  /** Calls that cannot overlap: every DescribeInstances page, the last put, every cleanup page, the stale put. */
+  /**
+   * Calls in a row that no overlap can shorten: the longest of the three chains (DescribeInstances
+   * pages, COMPLIANT pages, NON_COMPLIANT pages), then the final put, which must wait for all three.
+   */
   readonly criticalPathCalls: number;
+  /** The three chains one after another, then the final put: what the sweep costs with no overlap. */
+  readonly sequentialCalls: number;
 }
 
 export interface RunMeasure {
@@ -72,14 +85,25 @@ export interface RunMeasure {
   readonly error: string | undefined;
 }
 
-/** What the emulator (the parent process) spends building one answer, measured by calling it directly. */
-export interface EmulatorCost {
-  /** First DescribeInstances page: selects the matching instances of the whole fleet, writes 1,000. */
+/**
+ * What one page costs outside the function's own code, measured in the parent process after the
+ * runs: the emulator building the answer, and the SDK (the same clients the functions use)
+ * handling it with the network taken out: serialize, sign, parse.
+ */
+export interface PageCosts {
+  /** First DescribeInstances page: selects the matching instances of the whole fleet, writes up to 1,000. */
   readonly describeFirstMs: number;
   /** Median later page: writes 1,000 instances as XML. */
   readonly describeNextMs: number;
+  /** Bytes of DescribeInstances XML per instance, over every page. */
+  readonly describeBytesPerInstance: number;
+  /** Median over the sweep's pages: the SDK's DescribeInstancesCommand round trip on a canned answer. */
+  readonly describeSdkMs: number;
+  /** First page of the COMPLIANT listing (the longer chain here). */
   readonly cleanupFirstMs: number;
   readonly cleanupNextMs: number;
+  /** Median over the COMPLIANT listing's pages: the SDK's round trip on a canned answer of 100 results. */
+  readonly cleanupSdkMs: number;
 }
 
 export interface SweepRow {
@@ -88,34 +112,33 @@ export interface SweepRow {
   readonly rule: RunMeasure;
   readonly ruleAtZero: RunMeasure | undefined;
   readonly naive: RunMeasure | undefined;
-  readonly overlapped: RunMeasure | undefined;
-  readonly overlappedBounds: LowerBounds;
-  readonly emulatorCost: EmulatorCost;
-}
-
-export function lowerBounds(scenario: SweepScenario): LowerBounds {
-  const stale = scenario.terminated;
-  const describe = Math.max(1, Math.ceil(scenario.live / 1000));
-  // The rule flushes the sweep's last partial batch before listing (the listing must see this
-  // sweep's timestamps), so stale results go in batches of their own.
-  const put = Math.ceil(scenario.live / 100) + Math.ceil(stale / 100);
-  const cleanup = Math.max(1, Math.ceil(scenario.previousResults / 100));
-  const criticalPathCalls = describe + (scenario.live > 0 ? 1 : 0) + cleanup + (stale > 0 ? 1 : 0);
-  return { describe, put, cleanup, total: describe + put + cleanup, criticalPathCalls };
+  readonly pageCosts: PageCosts;
 }
 
 /**
- * The same sweep with the cleanup listed while the sweep runs (bench/overlapped-rule.ts): one
- * COMPLIANT and one NON_COMPLIANT chain, stale results merged into the last batch. Its critical
- * path is the longest of the three chains plus the last put.
+ * What functions/evaluate-imds/evaluator.ts (`sweepAndCleanUp`) must do for this scenario.
+ * DescribeInstances: ⌈live / 1,000⌉ pages, at least one (EC2 filters out the rest). Listing: one
+ * paginator per compliance type, 100 results a page, each at least one page. Puts: the sweep's
+ * evaluations and the stale results share batches of 100 (stale results join the last batch).
  */
-export function overlappedBounds(scenario: SweepScenario): LowerBounds {
+export function lowerBounds(scenario: SweepScenario): LowerBounds {
+  const stale = scenario.terminated;
   const describe = Math.max(1, Math.ceil(scenario.live / 1000));
-  const compliant = Math.max(1, Math.ceil(scenario.previousCompliant / 100));
-  const nonCompliant = Math.max(1, Math.ceil((scenario.previousResults - scenario.previousCompliant) / 100));
-  const put = Math.ceil((scenario.live + scenario.terminated) / 100);
-  const cleanup = compliant + nonCompliant;
-  return { describe, put, cleanup, total: describe + put + cleanup, criticalPathCalls: Math.max(describe, compliant, nonCompliant) + 1 };
+  const put = Math.ceil((scenario.live + stale) / 100);
+  const compliantPages = Math.max(1, Math.ceil(scenario.previousCompliant / 100));
+  const nonCompliantPages = Math.max(1, Math.ceil((scenario.previousResults - scenario.previousCompliant) / 100));
+  const cleanup = compliantPages + nonCompliantPages;
+  const finalPut = put > 0 ? 1 : 0;
+  return {
+    describe,
+    put,
+    compliantPages,
+    nonCompliantPages,
+    cleanup,
+    total: describe + put + cleanup,
+    criticalPathCalls: Math.max(describe, compliantPages, nonCompliantPages) + finalPut,
+    sequentialCalls: describe + cleanup + finalPut,
+  };
 }
 
 export async function benchmarkSweeps(options: SweepOptions, progress: (line: string) => void): Promise<SweepRow[]> {
@@ -130,37 +153,22 @@ export async function benchmarkSweeps(options: SweepOptions, progress: (line: st
       let ruleAtZero: RunMeasure | undefined;
       if (options.zeroLatencyRun) {
         fleet.reset();
-        ruleAtZero = await runSweep(emulator, options.runtime, options.ruleBundle, 0);
+        ruleAtZero = await runSweep(emulator, options, options.ruleBundle, 0);
         progress(`  rule, latency 0: ${Math.round(ruleAtZero.wallMs)} ms`);
       }
       fleet.reset();
-      const rule = await runSweep(emulator, options.runtime, options.ruleBundle, options.latencyMs);
+      const rule = await runSweep(emulator, options, options.ruleBundle, options.latencyMs);
       progress(`  rule, latency ${options.latencyMs} ms: ${Math.round(rule.wallMs)} ms`);
       let naive: RunMeasure | undefined;
       if (options.naiveBundle !== undefined) {
         fleet.reset();
-        naive = await runSweep(emulator, options.runtime, options.naiveBundle, options.latencyMs);
+        naive = await runSweep(emulator, options, options.naiveBundle, options.latencyMs);
         progress(`  naive, latency ${options.latencyMs} ms: ${Math.round(naive.wallMs)} ms`);
-      }
-      let overlapped: RunMeasure | undefined;
-      if (options.overlappedBundle !== undefined) {
-        fleet.reset();
-        overlapped = await runSweep(emulator, options.runtime, options.overlappedBundle, options.latencyMs);
-        progress(`  prototype (overlapped cleanup), latency ${options.latencyMs} ms: ${Math.round(overlapped.wallMs)} ms`);
       }
       // After the runs: the emulator's code is warm, as it was for every page they asked for.
       fleet.reset();
-      const emulatorCost = measureEmulatorCost(emulator);
-      rows.push({
-        scenario,
-        bounds: lowerBounds(scenario),
-        rule,
-        ruleAtZero,
-        naive,
-        overlapped,
-        overlappedBounds: overlappedBounds(scenario),
-        emulatorCost,
-      });
+      const pageCosts = await measurePageCosts(emulator);
+      rows.push({ scenario, bounds: lowerBounds(scenario), rule, ruleAtZero, naive, pageCosts });
     } finally {
       await emulator.close();
     }
@@ -226,20 +234,19 @@ function seedFleet(emulator: Emulator, eksNodes: number, options: SweepOptions):
   };
 }
 
-async function runSweep(emulator: Emulator, runtime: WorkerRuntime, bundle: string, latencyMs: number): Promise<RunMeasure> {
-  emulator.faults.clear();
-  if (latencyMs > 0) emulator.faults.set('*', { latencyMs });
-  const uninstall = installTokenBuckets(emulator, { [OPS.describe]: EC2_BUCKETS[OPS.describe] });
+async function runSweep(emulator: Emulator, options: SweepOptions, bundle: string, latencyMs: number): Promise<RunMeasure> {
+  injectLatencyAndBuckets(emulator, latencyMs, { [OPS.describe]: EC2_BUCKETS[OPS.describe] });
   const { environment, initMs, rssAfterLoad } = await ExecutionEnvironment.start({
-    ...runtime,
+    ...options.runtime,
     module: bundle,
-    env: functionEnv(emulator),
-    memoryMb: FUNCTION_MEMORY_MB,
+    env: functionEnv(emulator, TARGET_MEMORY_MB),
+    memoryMb: TARGET_MEMORY_MB,
   });
   try {
     emulator.resetCalls();
     const event = scheduledInvocation(emulator, { ruleName: RULE_NAME });
-    const reply = await environment.invoke([event], contextSpec(emulator, `${RULE_NAME}-evaluate`, 300_000), true);
+    const context = contextSpec(emulator, `${RULE_NAME}-evaluate`, TARGET_MEMORY_MB, options.evaluate.timeoutMs);
+    const reply = await environment.invoke([event], context, true);
     const outcome = reply.outcomes[0];
     if (outcome === undefined) throw new Error('the worker answered no outcome');
     return {
@@ -257,50 +264,101 @@ async function runSweep(emulator: Emulator, runtime: WorkerRuntime, bundle: stri
     };
   } finally {
     await environment.stop();
-    uninstall();
     emulator.faults.clear();
     emulator.drainComplianceEvents();
   }
 }
 
-/** Builds the answers the sweep asks for by calling the emulator's services directly (no HTTP). */
-function measureEmulatorCost(emulator: Emulator): EmulatorCost {
+/**
+ * Builds the answers the sweep asks for by calling the emulator's services directly (no HTTP),
+ * then hands each to an SDK client whose request handler returns it without a network.
+ */
+async function measurePageCosts(emulator: Emulator): Promise<PageCosts> {
+  const params = parseRuleParameters(undefined);
   const form = new URLSearchParams({ Action: 'DescribeInstances', Version: '2016-11-15', MaxResults: '1000', IncludeManagedResources: 'true' });
-  for (const [i, filter] of sweepFilters(parseRuleParameters(undefined)).entries()) {
+  for (const [i, filter] of sweepFilters(params).entries()) {
     form.set(`Filter.${i + 1}.Name`, filter.Name ?? '');
     for (const [j, value] of (filter.Values ?? []).entries()) form.set(`Filter.${i + 1}.Value.${j + 1}`, value);
   }
   const describe = emulator.ec2.operations['DescribeInstances'];
   if (describe === undefined) throw new Error('the emulator has no DescribeInstances');
   const describeTimes: number[] = [];
+  const describePages: string[] = [];
+  let described = 0;
   for (let token: string | undefined; ; ) {
     if (token !== undefined) form.set('NextToken', token);
     const started = performance.now();
     const xml = describe(form, 'bench');
     describeTimes.push(performance.now() - started);
+    describePages.push(xml);
+    described += xml.split('<instanceId>').length - 1;
     token = /<nextToken>([^<]+)<\/nextToken>/.exec(xml)?.[1];
     if (token === undefined) break;
   }
 
   const cleanupTimes: number[] = [];
+  const cleanupPages: string[] = [];
   for (let token: string | undefined; ; ) {
     const started = performance.now();
     const page = emulator.config.getComplianceDetailsByConfigRule({
       ConfigRuleName: RULE_NAME,
-      ComplianceTypes: ['COMPLIANT', 'NON_COMPLIANT'],
+      ComplianceTypes: ['COMPLIANT'],
       Limit: 100,
       ...(token === undefined ? {} : { NextToken: token }),
     });
     // The HTTP layer serializes the answer: part of the emulator's cost.
-    JSON.stringify(page);
+    cleanupPages.push(JSON.stringify(page));
     cleanupTimes.push(performance.now() - started);
     token = typeof page['NextToken'] === 'string' ? page['NextToken'] : undefined;
     if (token === undefined) break;
   }
+
+  const describeAnswers = cannedHandler('text/xml;charset=UTF-8', describePages);
+  const cleanupAnswers = cannedHandler('application/x-amz-json-1.1', cleanupPages);
+  const ec2 = new EC2Client(cannedConfig(describeAnswers));
+  const config = new ConfigServiceClient(cannedConfig(cleanupAnswers));
+  const describeRequest = { Filters: sweepFilters(params), MaxResults: 1000, IncludeManagedResources: true };
+  const cleanupRequest = { ConfigRuleName: RULE_NAME, ComplianceTypes: ['COMPLIANT' as const], Limit: 100 };
+  const describeSdk = await timeEach(describePages.length, () => ec2.send(new DescribeInstancesCommand(describeRequest)), describeAnswers.rewind);
+  const cleanupSdk = await timeEach(cleanupPages.length, () => config.send(new GetComplianceDetailsByConfigRuleCommand(cleanupRequest)), cleanupAnswers.rewind);
+  ec2.destroy();
+  config.destroy();
   return {
     describeFirstMs: describeTimes[0] ?? Number.NaN,
     describeNextMs: median(describeTimes.slice(1)),
+    describeBytesPerInstance: described === 0 ? Number.NaN : describePages.reduce((n, xml) => n + Buffer.byteLength(xml), 0) / described,
+    describeSdkMs: median(describeSdk),
     cleanupFirstMs: cleanupTimes[0] ?? Number.NaN,
     cleanupNextMs: median(cleanupTimes.slice(1)),
+    cleanupSdkMs: median(cleanupSdk),
   };
+}
+
+/** Answers every request, without a network, with the next of `bodies`. */
+function cannedHandler(contentType: string, bodies: readonly string[]) {
+  let next = 0;
+  return {
+    handle: async () => ({ response: { statusCode: 200, headers: { 'content-type': contentType }, body: Buffer.from(bodies[next++ % bodies.length] ?? '') } }),
+    rewind: () => {
+      next = 0;
+    },
+  };
+}
+
+/** The functions' client settings, canned answers and fake keys. */
+function cannedConfig(requestHandler: ReturnType<typeof cannedHandler>) {
+  return { ...CLIENT_DEFAULTS, region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' }, requestHandler };
+}
+
+/** Times `n` calls after a warm-up pass over the same answers (the functions' SDK code is warm by their later pages too). */
+async function timeEach(n: number, call: () => Promise<unknown>, rewind: () => void): Promise<number[]> {
+  for (let i = 0; i < Math.max(n, 3); i++) await call();
+  rewind();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await call();
+    times.push(performance.now() - started);
+  }
+  return times;
 }

@@ -3,6 +3,7 @@ import { PutEvaluationsCommand } from '@aws-sdk/client-config-service';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Faults } from '../../emulator/faults.ts';
 import { plainInstance, startEmulator, type Emulator } from '../../emulator/index.ts';
 import { clientsFor, destroy, rejectionOf, type Clients } from './clients.ts';
 
@@ -75,6 +76,97 @@ describe('throttling', () => {
     for (let i = 0; i < 6; i++) await retrying.sns.send(new PublishCommand({ TopicArn: topicArn, Message: `m${i}` }));
     expect(emulator.calls.get('sns:Publish')).toBe(6);
     expect(emulator.throttled.get('sns:Publish')).toBe(2);
+  });
+});
+
+describe('token bucket', () => {
+  // A clock the test moves by hand: refills are exact, nothing waits.
+  function bucketed(spec: { capacity: number; refillPerSecond: number; initial?: number }) {
+    let now = 1_000;
+    const faults = new Faults({ now: () => now });
+    faults.set('ec2:ModifyInstanceMetadataOptions', { tokenBucket: spec });
+    return {
+      faults,
+      /** Outcomes of `n` requests at the current time. */
+      take: (n: number) => Array.from({ length: n }, () => faults.nextOutcome('ec2:ModifyInstanceMetadataOptions')),
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
+  }
+
+  it('lets a full bucket through, then throttles until tokens refill', () => {
+    const { take, advance } = bucketed({ capacity: 3, refillPerSecond: 5 });
+    expect(take(4)).toEqual([undefined, undefined, undefined, 'throttle']);
+    advance(100); // half a token
+    expect(take(1)).toEqual(['throttle']);
+    advance(100); // one token: the throttled request took none
+    expect(take(2)).toEqual([undefined, 'throttle']);
+    advance(60_000); // refills up to the capacity, not beyond
+    expect(take(4)).toEqual([undefined, undefined, undefined, 'throttle']);
+  });
+
+  it('starts with `initial` tokens and refills at the given rate', () => {
+    const { take, advance } = bucketed({ capacity: 100, refillPerSecond: 5, initial: 0 });
+    expect(take(1)).toEqual(['throttle']);
+    advance(199);
+    expect(take(1)).toEqual(['throttle']);
+    advance(1);
+    expect(take(2)).toEqual([undefined, 'throttle']);
+    advance(1_000);
+    expect(take(6)).toEqual([undefined, undefined, undefined, undefined, undefined, 'throttle']);
+  });
+
+  it('takes no token for a request another fault already answered, and none from other operations', () => {
+    let now = 0;
+    const faults = new Faults({ now: () => now });
+    faults.set('ec2:DescribeInstances', { throttleNext: 2, tokenBucket: { capacity: 1, refillPerSecond: 0 } });
+    expect(faults.nextOutcome('ec2:DescribeInstances')).toBe('throttle');
+    expect(faults.nextOutcome('ec2:DescribeInstances')).toBe('throttle');
+    expect(faults.nextOutcome('ec2:DescribeInstances')).toBeUndefined();
+    expect(faults.nextOutcome('ec2:DescribeInstances')).toBe('throttle');
+    expect(faults.nextOutcome('ec2:CreateTags')).toBeUndefined();
+    now += 3_600_000;
+    expect(faults.nextOutcome('ec2:DescribeInstances')).toBe('throttle');
+  });
+
+  it.each([
+    ['ec2:DescribeInstances', 'RequestLimitExceeded', () => once.ec2.send(new DescribeInstancesCommand({}))],
+    [
+      'config:PutEvaluations',
+      'ThrottlingException',
+      () => once.config.send(new PutEvaluationsCommand({ ResultToken: emulator.resultTokenFor('r'), Evaluations: [] })),
+    ],
+  ])('an empty bucket answers %s with %s, counted as throttled', async (operation, name, send) => {
+    emulator.faults.set(operation, { tokenBucket: { capacity: 2, refillPerSecond: 0 } });
+    await send();
+    await send();
+    const error = await rejectionOf(send());
+    expect(error.name).toBe(name);
+    expect(emulator.calls.get(operation)).toBe(2);
+    expect(emulator.throttled.get(operation)).toBe(1);
+  });
+
+  it('is returned by get as a copy', () => {
+    emulator.faults.set('ec2:DescribeInstances', { latencyMs: 5, tokenBucket: { capacity: 100, refillPerSecond: 20, initial: 0 } });
+    const spec = emulator.faults.get('ec2:DescribeInstances');
+    expect(spec).toEqual({ latencyMs: 5, tokenBucket: { capacity: 100, refillPerSecond: 20, initial: 0 } });
+    spec!.tokenBucket!.capacity = 1;
+    expect(emulator.faults.get('ec2:DescribeInstances')?.tokenBucket?.capacity).toBe(100);
+  });
+
+  it.each([
+    [{ capacity: 0, refillPerSecond: 5 }, /capacity .* at least 1/],
+    [{ capacity: 2.5, refillPerSecond: 5 }, /capacity .* whole number/],
+    [{ capacity: 10, refillPerSecond: -1 }, /refillPerSecond .* at least 0/],
+    [{ capacity: 10, refillPerSecond: Number.POSITIVE_INFINITY }, /refillPerSecond .* finite/],
+    [{ capacity: 10, refillPerSecond: 5, initial: 11 }, /initial .* from 0 to capacity/],
+    [{ capacity: 10, refillPerSecond: 5, intial: 0 }, /unknown tokenBucket option 'intial'/],
+    [{ capacity: 10 }, /refillPerSecond/],
+    [5, /must be an object/],
+  ])('rejects the bucket %j', (tokenBucket, message) => {
+    expect(() => emulator.faults.set('ec2:DescribeInstances', { tokenBucket } as never)).toThrow(message);
+    expect(emulator.faults.get('ec2:DescribeInstances')).toBeUndefined();
   });
 });
 

@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-config-service';
 import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/evaluate-imds/handler.ts';
 import { evaluateRuleEvent } from '../../functions/evaluate-imds/evaluator.ts';
 import { EvaluationDeliveryError } from '../../functions/evaluate-imds/evaluation-sink.ts';
@@ -319,5 +320,33 @@ describe('scheduled sweep', () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
     expect(config).not.toHaveReceivedCommand(PutEvaluationsCommand);
+  });
+});
+
+describe('metrics', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('counts evaluations by compliance type and the sweep size (EMF)', async () => {
+    const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
+    const added = vi.spyOn(Metrics.prototype, 'addMetric');
+    serveInstances(fleet(5, (i) => ({ hopLimit: i === 0 ? 1 : 2 })));
+
+    await handler(aScheduledEvent());
+
+    const calls = added.mock.calls.map(([name, , value]) => [name, value]);
+    expect(dimensions.mock.calls).toEqual([
+      ['ComplianceType', 'COMPLIANT'],
+      ['ComplianceType', 'NON_COMPLIANT'],
+      ['ComplianceType', 'NOT_APPLICABLE'],
+    ]);
+    expect(calls).toEqual([
+      ['Evaluations', 4],
+      ['Evaluations', 1],
+      ['Evaluations', 0],
+      ['SweepInstances', 5],
+      ['StaleResultsCleaned', 0],
+    ]);
   });
 });

@@ -7,7 +7,9 @@ import type { Imdsv1Finding, MetadataValues } from './plan.ts';
  * It lets a retry of an event tell "my change landed but its notification did not go out" from
  * "this event was handled and notified" (docs/remediation.md, "Delivery guarantee").
  */
-export const LEDGER_TAG_KEY = 'imds-guard/remediation';
+// No "/" in the key: EC2 refuses such keys on instances that expose their tags in instance
+// metadata (InstanceMetadataTags=enabled), and the ledger must be writable on every node.
+export const LEDGER_TAG_KEY = 'imds-guard:remediation';
 
 /** First token of every value: a future format gets a new one, and an old reader ignores it. */
 export const LEDGER_FORMAT = 'v1';

@@ -133,7 +133,7 @@ type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
  *
  * Idempotency, with the state on the instance itself (the reasoning is in docs/remediation.md):
  * - The decision comes from the instance as EC2 describes it now, never from the event.
- * - Before a real change the function writes a ledger tag (`imds-guard/remediation`) naming the
+ * - Before a real change the function writes a ledger tag (`imds-guard:remediation`) naming the
  *   event, the values before and the values sent, `state=unnotified`; once the notification is
  *   published it rewrites it `state=notified`. Every execution environment reads the tag with
  *   the DescribeInstances it makes anyway, so a retry of the event anywhere can tell "my change

@@ -246,11 +246,11 @@ describe('ModifyInstanceMetadataOptions', () => {
 describe('CreateTags', () => {
   it('adds and overwrites instance tags, visible to DescribeInstances', async () => {
     const id = emulator.addInstance(managedNodeGroupNode({ cluster: 'tags' }));
-    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard/remediation', Value: 'a' }] }));
-    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard/remediation', Value: 'b' }] }));
+    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard:remediation', Value: 'a' }] }));
+    await clients.ec2.send(new CreateTagsCommand({ Resources: [id], Tags: [{ Key: 'imds-guard:remediation', Value: 'b' }] }));
     const described = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
     const tags = instancesOf(described.Reservations)[0]?.Tags ?? [];
-    expect(tags).toContainEqual({ Key: 'imds-guard/remediation', Value: 'b' });
+    expect(tags).toContainEqual({ Key: 'imds-guard:remediation', Value: 'b' });
     expect(tags).toContainEqual({ Key: 'eks:cluster-name', Value: 'tags' });
     expect(emulator.calls.get('ec2:CreateTags')).toBe(2);
   });

@@ -82,7 +82,7 @@ describe('loadRemediationConfig', () => {
   it('refuses the ledger tag as the exemption tag (every changed node would become exempt)', () => {
     const problems = problemsOf({ ...required, RULE_PARAMETERS: JSON.stringify({ ExemptionTagKey: LEDGER_TAG_KEY }) });
     expect(problems).toEqual([
-      'RULE_PARAMETERS: ExemptionTagKey must not be "imds-guard/remediation", the tag this function writes on every node it changes (each would become exempt)',
+      'RULE_PARAMETERS: ExemptionTagKey must not be "imds-guard:remediation", the tag this function writes on every node it changes (each would become exempt)',
     ]);
   });
 

@@ -103,6 +103,8 @@ export class EvaluationSink {
       }
       if (failed.length === 0) return;
       pending = pending.filter((evaluation) => failedKeys.has(key(evaluation)));
+      // Config named evaluations this batch did not carry: nothing of ours is left to retry.
+      if (pending.length === 0) return;
       if (attempt >= this.maxAttempts) {
         throw new EvaluationDeliveryError(pending.map((e) => e.ComplianceResourceId ?? '?'), attempt);
       }

@@ -126,17 +126,22 @@ async function sweepAndCleanUp(
   deps: EvaluatorDeps,
 ): Promise<{ swept: number; cleanedUp: number }> {
   const seen = new Set<string>();
+  const stop = { requested: false };
   const sweep = (async () => {
     for await (const page of sweepEksNodes(deps.ec2, params)) {
-      for (const { judgement } of page) {
+      for (const judgement of page) {
         seen.add(judgement.instanceId);
         logJudgement(deps.logger, judgement);
         await sink.add(evaluation(judgement.instanceId, judgement.compliance, annotate(judgement), notificationTime));
       }
     }
-  })();
+  })().catch((error: unknown) => {
+    // A failed sweep ends the invocation: the listings stop at their next page.
+    stop.requested = true;
+    throw error;
+  });
   const listings = (['COMPLIANT', 'NON_COMPLIANT'] as const).map((complianceType) =>
-    listOlderResults(configRuleName, complianceType, notificationTime, seen, deps.config),
+    listOlderResults(configRuleName, complianceType, notificationTime, seen, deps.config, stop),
   );
   // Settled, not raced: a failed listing must not leave the sweep writing in the background.
   const [swept, ...listed] = await Promise.allSettled([sweep, ...listings]);
@@ -158,29 +163,39 @@ async function sweepAndCleanUp(
   }
   // One flush for the sweep's last partial batch and the stale results together.
   await sink.flush();
-  deps.logger.info('sweep finished', { swept: seen.size, cleanedUp, counts: sink.counts });
   return { swept: seen.size, cleanedUp };
 }
 
-/** Ids of this rule's results of one compliance type recorded before the sweep began. */
+/**
+ * A result recorded this shortly before the sweep is kept even when the sweep did not see its
+ * instance: DescribeInstances is eventually consistent, and a node launched seconds before the
+ * sweep may not be listed yet. A node that is really gone is retired by the next sweep (and
+ * Config reports its deletion on its own).
+ */
+export const STALE_GRACE_MS = 5 * 60_000;
+
+/** Ids of this rule's results of one compliance type recorded before the sweep (and its grace). */
 async function listOlderResults(
   configRuleName: string,
   complianceType: 'COMPLIANT' | 'NON_COMPLIANT',
   notificationTime: Date,
   seen: ReadonlySet<string>,
   config: Pick<ConfigServiceClient, 'send'>,
+  stop: { readonly requested: boolean },
 ): Promise<string[]> {
+  const cutoff = notificationTime.getTime() - STALE_GRACE_MS;
   const older: string[] = [];
   const pages = paginateGetComplianceDetailsByConfigRule(
     { client: config as ConfigServiceClient, pageSize: 100 },
     { ConfigRuleName: configRuleName, ComplianceTypes: [complianceType] },
   );
   for await (const page of pages) {
+    if (stop.requested) break;
     for (const result of page.EvaluationResults ?? []) {
       const qualifier = result.EvaluationResultIdentifier?.EvaluationResultQualifier;
       const ordering = result.EvaluationResultIdentifier?.OrderingTimestamp;
       if (qualifier?.ResourceType !== RESOURCE_TYPE || qualifier.ResourceId === undefined) continue;
-      if (ordering !== undefined && ordering.getTime() >= notificationTime.getTime()) continue;
+      if (ordering !== undefined && ordering.getTime() >= cutoff) continue;
       // Already seen: not stale, and not worth keeping in memory.
       if (!seen.has(qualifier.ResourceId)) older.push(qualifier.ResourceId);
     }

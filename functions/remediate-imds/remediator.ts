@@ -108,6 +108,10 @@ const PERMANENT_ERRORS = new Set([
   'AccessDeniedException',
   // CreateTags on an instance that already has the EC2 maximum of 50 tags.
   'TagLimitExceeded',
+  // CloudWatch's names for a request it will refuse again (the guard's GetMetricStatistics).
+  'InvalidParameterValueException',
+  'InvalidParameterCombinationException',
+  'MissingRequiredParameterException',
 ]);
 
 type Failure = { readonly operation: string; readonly error: Error };

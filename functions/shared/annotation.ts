@@ -2,7 +2,8 @@ import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
 
 /** AWS Config refuses annotations longer than this. */
 export const MAX_ANNOTATION_LENGTH = 256;
-const CUT_MARKER = '…';
+// ASCII, so the limit holds whether Config counts characters or UTF-8 bytes of an ASCII text.
+const CUT_MARKER = '...';
 
 const LABELS: Record<CheckResult['check'], string> = {
   httpTokens: 'HttpTokens',
@@ -13,7 +14,7 @@ const LABELS: Record<CheckResult['check'], string> = {
 
 /**
  * One line for AWS Config: each failing check as actual vs expected, then the exact fix
- * command when it fits. Never longer than 256 characters; a cut text ends with "…".
+ * command when it fits. Never longer than 256 characters; a cut text ends with "...".
  */
 export function annotate(judgement: Judgement): string {
   const where = judgement.node?.cluster ? `cluster ${judgement.node.cluster}: ` : '';
@@ -45,5 +46,8 @@ export function annotate(judgement: Judgement): string {
 
 function fit(text: string): string {
   if (text.length <= MAX_ANNOTATION_LENGTH) return text;
-  return text.slice(0, MAX_ANNOTATION_LENGTH - CUT_MARKER.length) + CUT_MARKER;
+  let cut = text.slice(0, MAX_ANNOTATION_LENGTH - CUT_MARKER.length);
+  // Never leave half of a surrogate pair (a tag value may hold any Unicode character).
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut + CUT_MARKER;
 }

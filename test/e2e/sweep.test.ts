@@ -34,8 +34,8 @@ beforeEach(() => {
 let ruleCounter = 0;
 const freshRule = () => `eks-imds-guard-sweep-${++ruleCounter}`;
 
-async function sweep(ruleName: string, ruleParameters: Record<string, string> = {}) {
-  return evaluate(target.sweepEvent(ruleParameters, ruleName));
+async function sweep(ruleName: string, ruleParameters: Record<string, string> = {}, now?: Date) {
+  return evaluate(target.sweepEvent(ruleParameters, ruleName, now));
 }
 
 // Fault tests sweep one node kind (a third of the fleet): the SDK's adaptive retry mode slows
@@ -65,7 +65,7 @@ describe('a 2,500-node sweep over HTTP', () => {
 
   it('turns results of instances gone since the last sweep NOT_APPLICABLE', async () => {
     const rule = freshRule();
-    await sweep(rule);
+    await sweep(rule, {}, new Date(Date.now() - 24 * 3_600_000)); // yesterday's sweep
     const gone = nodeIds.slice(0, 7);
     if (!target.emulator) return; // terminating instances needs the emulator's control API
     for (const id of gone) target.emulator.setInstanceState(id, 'terminated');

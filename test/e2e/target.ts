@@ -26,7 +26,7 @@ export interface Target {
   describe(instanceId: string): Promise<Instance | undefined>;
   /** The rule's stored results, read back through the Config API. */
   results(ruleName?: string): Promise<Map<string, string>>;
-  sweepEvent(ruleParameters: Record<string, string>, ruleName?: string): unknown;
+  sweepEvent(ruleParameters: Record<string, string>, ruleName?: string, now?: Date): unknown;
   context(functionName: string): Context;
   close(): Promise<void>;
 }
@@ -58,7 +58,7 @@ async function emulatorTarget(): Promise<Target> {
     seed: async (spec) => emulator.addInstance(spec),
     describe: (id) => describeInstance(clients.ec2, id),
     results: (ruleName = RULE_NAME) => readResults(clients.config, ruleName),
-    sweepEvent: (ruleParameters, ruleName = RULE_NAME) => scheduledInvocation(emulator, { ruleName, ruleParameters }),
+    sweepEvent: (ruleParameters, ruleName = RULE_NAME, now) => scheduledInvocation(emulator, { ruleName, ruleParameters, ...(now ? { at: now } : {}) }),
     context: (name) => lambdaContext(emulator, name),
     close: async () => {
       destroy(clients);
@@ -121,11 +121,11 @@ async function externalTarget(): Promise<Target> {
     },
     describe: (id) => describeInstance(clients.ec2, id),
     results: (ruleName = RULE_NAME) => readResults(clients.config, ruleName),
-    sweepEvent: (ruleParameters, ruleName = RULE_NAME) => ({
+    sweepEvent: (ruleParameters, ruleName = RULE_NAME, now = new Date()) => ({
       version: '1.0',
       invokingEvent: JSON.stringify({
         awsAccountId: EXTERNAL_ACCOUNT,
-        notificationCreationTime: new Date().toISOString(),
+        notificationCreationTime: now.toISOString(),
         messageType: 'ScheduledNotification',
         recordVersion: '1.0',
       }),

@@ -216,7 +216,8 @@ describe('scheduled sweep', () => {
       COMPLIANT: [
         [
           staleResult('i-00000000000000000', 'COMPLIANT', '2026-11-26T00:00:00.000Z'), // seen by this sweep
-          staleResult('i-0gone00000000002', 'COMPLIANT', '2026-11-27T11:59:59.999Z'),
+          staleResult('i-0gone00000000002', 'COMPLIANT', '2026-11-27T11:54:59.999Z'), // just past the 5-minute grace
+          staleResult('i-0new000000000004', 'COMPLIANT', '2026-11-27T11:55:00.000Z'), // within it: maybe not listed yet
         ],
         [staleResult('i-0late00000000003', 'COMPLIANT', SWEEP_TIME)], // written during the sweep
       ],
@@ -314,6 +315,27 @@ describe('scheduled sweep', () => {
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'ThrottlingException' });
     expect(new Set(allEvaluations().map((e) => e.ComplianceResourceId)).size).toBe(250);
     expect(allEvaluations().some((e) => e.ComplianceType === 'NOT_APPLICABLE')).toBe(false);
+  });
+
+  it('stops the cleanup listing when the sweep fails', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
+    // A listing that never ends on its own: only the failed sweep can stop it.
+    config.on(GetComplianceDetailsByConfigRuleCommand).callsFake(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { EvaluationResults: [], NextToken: 'more' };
+    });
+    await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    expect(config.commandCalls(GetComplianceDetailsByConfigRuleCommand).length).toBeLessThanOrEqual(4);
+  });
+
+  it('does not retry FailedEvaluations that name nothing it sent', async () => {
+    serveInstances(fleet(2));
+    config.on(PutEvaluationsCommand).resolves({
+      FailedEvaluations: [{ ComplianceResourceType: 'AWS::EC2::Instance', ComplianceResourceId: 'i-0somebodyelse0000', ComplianceType: 'COMPLIANT', OrderingTimestamp: new Date(SWEEP_TIME) }],
+    });
+    const summary = await handler(aScheduledEvent());
+    expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 1);
+    expect(summary.counts.COMPLIANT).toBe(2);
   });
 
   it('surfaces EC2 throttling during paging', async () => {

@@ -112,6 +112,16 @@ describe('annotate', () => {
   });
 });
 
+describe('annotate: cutting', () => {
+  it.each(Array.from({ length: 8 }, (_, pad) => pad))('never leaves half a surrogate pair (padding %i)', (pad) => {
+    const cluster = `${'x'.repeat(pad)}${'😀'.repeat(125)}`;
+    const text = annotate(judgeInstance(facts({ tags: managedNodeTags(cluster), hopLimit: 1, httpTokens: 'optional', httpEndpoint: 'disabled' }), defaults));
+    expect(text.length).toBeLessThanOrEqual(MAX_ANNOTATION_LENGTH);
+    expect(text.endsWith('...')).toBe(true);
+    expect(text).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+  });
+});
+
 describe('metadataTarget', () => {
   it.each([
     [1, {}, 2],

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { annotate } from '../functions/shared/annotation.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
-import { parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
+import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
@@ -79,7 +79,7 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
   try {
     for await (const page of sweepEksNodes(ec2, options.params)) {
-      for (const { judgement } of page) {
+      for (const judgement of page) {
         counts[judgement.compliance]++;
         rows.push({
           instanceId: judgement.instanceId,
@@ -98,7 +98,9 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     ec2.destroy();
   }
 
-  io.stdout(options.format === 'json' ? `${JSON.stringify({ counts, instances: rows }, null, 2)}\n` : renderTable(rows, counts));
+  // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
+  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows };
+  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts));
   return counts.NON_COMPLIANT > 0 ? 1 : 0;
 }
 

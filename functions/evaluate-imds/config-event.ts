@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InvalidEventError } from '../shared/errors.ts';
 import type { ConfigurationItemInstance } from '../shared/instance.ts';
 
-export const MESSAGE_TYPES = [
+const MESSAGE_TYPES = [
   'ConfigurationItemChangeNotification',
   'OversizedConfigurationItemChangeNotification',
   'ScheduledNotification',

@@ -2,7 +2,7 @@ import { PutEvaluationsCommand, type ConfigServiceClient, type Evaluation } from
 import type { ComplianceType } from '../shared/judge.ts';
 
 /** PutEvaluations accepts at most this many evaluations a call. */
-export const MAX_EVALUATIONS_PER_CALL = 100;
+const MAX_EVALUATIONS_PER_CALL = 100;
 
 export class EvaluationDeliveryError extends Error {
   override readonly name = 'EvaluationDeliveryError';

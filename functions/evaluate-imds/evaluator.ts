@@ -172,7 +172,7 @@ async function sweepAndCleanUp(
  * sweep may not be listed yet. A node that is really gone is retired by the next sweep (and
  * Config reports its deletion on its own).
  */
-export const STALE_GRACE_MS = 5 * 60_000;
+const STALE_GRACE_MS = 5 * 60_000;
 
 /** Ids of this rule's results of one compliance type recorded before the sweep (and its grace). */
 async function listOlderResults(

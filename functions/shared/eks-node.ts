@@ -20,9 +20,9 @@ const CLUSTER_NAME_TAGS = [
   'alpha.eksctl.io/cluster-name',
 ] as const;
 
-export const AUTO_MODE_NODE_POOL_TAG = 'eks:kubernetes-node-pool-name';
+const AUTO_MODE_NODE_POOL_TAG = 'eks:kubernetes-node-pool-name';
 
-export function matchesTagKey(tagKey: string, pattern: TagKeyPattern): boolean {
+function matchesTagKey(tagKey: string, pattern: TagKeyPattern): boolean {
   return pattern.prefix ? tagKey.startsWith(pattern.key) : tagKey === pattern.key;
 }
 
@@ -73,7 +73,7 @@ function groupName(tags: Readonly<Record<string, string>>): string | undefined {
 }
 
 /** States a sweep reads; shutting-down and terminated instances are gone for our purposes. */
-export const SWEPT_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
+const SWEPT_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 
 /**
  * DescribeInstances filters that let EC2 drop non-nodes server-side: one `tag-key` filter whose

@@ -108,7 +108,7 @@ function runChecks(instance: InstanceFacts, params: RuleParameters): CheckResult
   return checks;
 }
 
-export function hopRange(params: Pick<RuleParameters, 'minHopLimit' | 'maxHopLimit'>): string {
+function hopRange(params: Pick<RuleParameters, 'minHopLimit' | 'maxHopLimit'>): string {
   if (params.maxHopLimit === undefined) return `>=${params.minHopLimit}`;
   if (params.maxHopLimit === params.minHopLimit) return String(params.minHopLimit);
   return `${params.minHopLimit}..${params.maxHopLimit}`;

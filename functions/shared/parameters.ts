@@ -45,7 +45,7 @@ export interface RuleParameters {
   readonly requireInstanceProfile: boolean;
 }
 
-export const HOP_LIMIT_RANGE = { min: 1, max: 64 } as const;
+const HOP_LIMIT_RANGE = { min: 1, max: 64 } as const;
 
 const DEFAULTS = {
   MinHopLimit: '2',
@@ -202,7 +202,7 @@ function describeType(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Renders parameters back into InputParameters form (for logs, the scan CLI and tests). */
+/** Renders parameters back into InputParameters form (the scan CLI's JSON report). */
 export function formatRuleParameters(params: RuleParameters): Record<RuleParameterName, string> {
   return {
     MinHopLimit: String(params.minHopLimit),

@@ -5,7 +5,7 @@ import { judgeInstance, type Judgement } from './judge.ts';
 import type { RuleParameters } from './parameters.ts';
 
 /** DescribeInstances' largest page: the fewest calls for a fleet. */
-export const DESCRIBE_PAGE_SIZE = 1000;
+const DESCRIBE_PAGE_SIZE = 1000;
 
 /**
  * Every live instance carrying a node tag key, judged page by page: a page is released before

@@ -55,6 +55,7 @@ describe('npm run scan', () => {
     expect(code).toBe(0);
     const report = JSON.parse(stdout);
     expect(report.counts).toEqual({ COMPLIANT: 1, NON_COMPLIANT: 0, NOT_APPLICABLE: 1 });
+    expect(report.parameters).toMatchObject({ MinHopLimit: '1', ClusterNames: 'staging' });
     expect(report.instances).toContainEqual(
       expect.objectContaining({ instanceId: staging, cluster: 'staging', nodeKind: 'karpenter', compliance: 'COMPLIANT' }),
     );

@@ -165,6 +165,8 @@ async function main(): Promise<void> {
   console.log(`ArtifactBucketPrefix=${options.bucketPrefix}`);
   console.log(`ArtifactVersion=${options.version}`);
   console.log(`(functions: ${FUNCTIONS.map((f) => f.name).join(', ')})`);
+  // infra/organization.yaml sets this on its StackSet; a StackSet made by hand needs it too.
+  console.log('(member stacks need CAPABILITY_NAMED_IAM: the remediation role is named <RuleName>-remediate-<region>)');
 }
 
 if (import.meta.main) {

@@ -78,3 +78,95 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     expect(names('EvaluateFunction')).toEqual([...EVALUATION_ENVIRONMENT].sort());
   });
 });
+
+// CloudFormation checks each parameter's AllowedPattern before anything is deployed; a value it lets
+// through that the rule's parser refuses would only show up later, as a failing rule.
+describe.each(Object.entries({ ...TEMPLATES, 'infra/organization.yaml': loadTemplate('organization') }))('%s parameter patterns', (_file, template) => {
+  const allowed = (name: string) => {
+    const definition = section(template, 'Parameters')[name];
+    const pattern = isObject(definition) ? definition['AllowedPattern'] : undefined;
+    if (typeof pattern !== 'string') throw new Error(`${name} has no AllowedPattern`);
+    // CloudFormation's patterns are Java regexes; these use nothing JavaScript reads differently.
+    const regex = new RegExp(`^(?:${pattern})$`, 'u');
+    return (value: string) => regex.test(value);
+  };
+  const parserAccepts = (parameters: Record<string, string>) => {
+    try {
+      parseRuleParameters(parameters);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  describe('NodeTagKeys', () => {
+    const pattern = allowed('NodeTagKeys');
+    const key128 = 'k'.repeat(128);
+
+    it.each([
+      ['eks:cluster-name,kubernetes.io/cluster/*', true],
+      [DEFAULT_RULE_PARAMETER_VALUES.NodeTagKeys, true],
+      ['eks:cluster-name, karpenter.sh/nodepool', true],
+      ['team name*', true],
+      [key128, true],
+      [`${key128}*`, true],
+      ['a*b', false],
+      ['*', false],
+      ['a**', false],
+      ['a,*', false],
+      [' *', false],
+      ['a,,b', false],
+      ['a,', false],
+      [',a', false],
+      ['', false],
+      [`${key128}k`, false],
+      ['eks:cluster-name;x', false],
+    ])('%j: allowed %s', (value, expected) => {
+      expect(pattern(value)).toBe(expected);
+      // Whatever CloudFormation lets through, the rule accepts.
+      if (expected) expect(parserAccepts({ NodeTagKeys: value })).toBe(true);
+    });
+
+    it('accepts exactly what the parser accepts, apart from empty or blank entries (every string of "a", "*", "," and " " up to 7 characters)', () => {
+      const alphabet = ['a', '*', ',', ' '];
+      const mismatches: string[] = [];
+      let strings = [''];
+      for (let length = 1; length <= 7; length++) {
+        strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+        for (const value of strings) {
+          const byPattern = pattern(value);
+          const byParser = parserAccepts({ NodeTagKeys: value });
+          // The parser drops empty entries ("a,,b"); CloudFormation refuses them, which is stricter and fine.
+          const blankEntry = value.split(',').some((entry) => entry.trim() === '');
+          if (byPattern ? !byParser : byParser && !blankEntry) mismatches.push(JSON.stringify(value));
+        }
+      }
+      expect(mismatches).toEqual([]);
+    });
+  });
+
+  describe('ExemptionTagKey', () => {
+    const pattern = allowed('ExemptionTagKey');
+
+    it.each([
+      ['imds-guard/exempt', true],
+      ['imds-guard:exempt', true],
+      ['security keep imds', true],
+      ['k'.repeat(128), true],
+      ['k'.repeat(129), false],
+      [' ', false],
+      [' imds-guard:exempt', false],
+      ['imds-guard:exempt ', false],
+      ['imds-guard:*', false],
+      ['', false],
+    ])('%j: allowed %s', (value, expected) => {
+      expect(pattern(value)).toBe(expected);
+      // What CloudFormation lets through, the rule accepts unchanged (untrimmed), so the IAM guard
+      // (aws:ResourceTag/<key>) and the code look at the same key.
+      if (expected) {
+        expect(parserAccepts({ ExemptionTagKey: value })).toBe(true);
+        expect(parseRuleParameters({ ExemptionTagKey: value }).exemptionTagKey).toBe(value);
+      }
+    });
+  });
+});

@@ -66,6 +66,76 @@ const PSEUDO_PARAMETERS = new Set([
 
 const TEMPLATES = Object.keys(TEMPLATE_FILES) as TemplateName[];
 
+// The functions CloudFormation accepts in a rule's RuleCondition and Assert (rule functions).
+const RULE_FUNCTIONS = new Set([
+  'Ref',
+  'Fn::And',
+  'Fn::Contains',
+  'Fn::EachMemberEquals',
+  'Fn::EachMemberIn',
+  'Fn::Equals',
+  'Fn::Not',
+  'Fn::Or',
+  'Fn::RefAll',
+  'Fn::ValueOf',
+  'Fn::ValueOfAll',
+]);
+const RULE_KEYS = new Set(['RuleCondition', 'Assertions']);
+const ASSERTION_KEYS = new Set(['Assert', 'AssertDescription']);
+
+/** Problems with a template's `Rules` section: shape, functions, and what they reference. */
+function ruleProblems(template: JsonObject): string[] {
+  const parameters = section(template, 'Parameters');
+  const problems: string[] = [];
+  const checkExpression = (expression: Json | undefined, path: string) => {
+    if (!isObject(expression) || Object.keys(expression).length !== 1) {
+      problems.push(`${path}: must be a single rule function`);
+      return;
+    }
+    walk(expression, (node, at) => {
+      if (!isObject(node)) return;
+      const keys = Object.keys(node);
+      const fn = keys.length === 1 && (keys[0]!.startsWith('Fn::') || keys[0] === 'Ref' || keys[0] === 'Condition') ? keys[0]! : undefined;
+      if (fn === undefined) return;
+      const where = `${path}${at ? `.${at}` : ''}`;
+      if (!RULE_FUNCTIONS.has(fn)) problems.push(`${where}: ${fn} is not a rule function`);
+      const arg = node[fn];
+      if (fn === 'Ref' && !(String(arg) in parameters) && !PSEUDO_PARAMETERS.has(String(arg))) {
+        problems.push(`${where}: rules may only Ref parameters and pseudo parameters, not ${String(arg)}`);
+      }
+      if ((fn === 'Fn::And' || fn === 'Fn::Or') && (!Array.isArray(arg) || arg.length < 2 || arg.length > 10)) {
+        problems.push(`${where}: ${fn} takes 2 to 10 conditions`);
+      }
+      if (['Fn::Equals', 'Fn::Contains', 'Fn::EachMemberEquals', 'Fn::EachMemberIn'].includes(fn) && (!Array.isArray(arg) || arg.length !== 2)) {
+        problems.push(`${where}: ${fn} takes 2 arguments`);
+      }
+    });
+  };
+  for (const [id, rule] of Object.entries(section(template, 'Rules'))) {
+    if (!isObject(rule)) {
+      problems.push(`Rules.${id}: not a mapping`);
+      continue;
+    }
+    for (const key of Object.keys(rule)) if (!RULE_KEYS.has(key)) problems.push(`Rules.${id}: unknown key ${key}`);
+    if (rule['RuleCondition'] !== undefined) checkExpression(rule['RuleCondition'], `Rules.${id}.RuleCondition`);
+    const assertions = rule['Assertions'];
+    if (!Array.isArray(assertions) || assertions.length === 0) {
+      problems.push(`Rules.${id}: Assertions must be a non-empty list`);
+      continue;
+    }
+    assertions.forEach((assertion, i) => {
+      const path = `Rules.${id}.Assertions[${i}]`;
+      if (!isObject(assertion)) return problems.push(`${path}: not a mapping`);
+      for (const key of Object.keys(assertion)) if (!ASSERTION_KEYS.has(key)) problems.push(`${path}: unknown key ${key}`);
+      const description = assertion['AssertDescription'];
+      if (typeof description !== 'string' || description.trim() === '') problems.push(`${path}: needs an AssertDescription`);
+      checkExpression(assertion['Assert'], `${path}.Assert`);
+      return 0;
+    });
+  }
+  return problems;
+}
+
 let db: SpecDatabase;
 
 beforeAll(async () => {
@@ -243,6 +313,10 @@ describe.each(TEMPLATES)('%s', (name) => {
     expect(problems).toEqual([]);
   });
 
+  it('declares only well-formed Rules that use rule functions on parameters', () => {
+    expect(ruleProblems(template)).toEqual([]);
+  });
+
   it('gives every parameter a description, and every constrained parameter a default that satisfies it', () => {
     const problems: string[] = [];
     for (const [id, definition] of Object.entries(parameters)) {
@@ -259,6 +333,30 @@ describe.each(TEMPLATES)('%s', (name) => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('Rules validation', () => {
+  it('catches what CloudFormation would refuse', () => {
+    const bad = {
+      Parameters: { Regions: { Type: 'CommaDelimitedList' } },
+      Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+      Rules: {
+        NoAssertions: { RuleCondition: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] } },
+        Bad: {
+          Assertions: [
+            { Assert: { 'Fn::EachMemberEquals': [{ Ref: 'Regions' }, { 'Fn::Sub': '${AWS::Region}' }] }, AssertDescription: 'x' },
+            { Assert: { 'Fn::Equals': [{ Ref: 'Topic' }, 'a'] } },
+          ],
+        },
+      },
+    } as JsonObject;
+    expect(ruleProblems(bad)).toEqual([
+      'Rules.NoAssertions: Assertions must be a non-empty list',
+      'Rules.Bad.Assertions[0].Assert.Fn::EachMemberEquals[1]: Fn::Sub is not a rule function',
+      'Rules.Bad.Assertions[1]: needs an AssertDescription',
+      'Rules.Bad.Assertions[1].Assert.Fn::Equals[0]: rules may only Ref parameters and pseudo parameters, not Topic',
+    ]);
   });
 });
 

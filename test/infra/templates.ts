@@ -107,11 +107,25 @@ export class Evaluator {
   private readonly conditionCache = new Map<string, boolean>();
   private readonly template: JsonObject;
   private readonly parameterValues: Readonly<Record<string, string>>;
+  private readonly pseudo: Readonly<Record<string, string>>;
 
-  constructor(template: JsonObject, parameterValues: Readonly<Record<string, string>> = {}) {
+  constructor(
+    template: JsonObject,
+    parameterValues: Readonly<Record<string, string>> = {},
+    pseudoParameters: Readonly<Record<string, string>> = {},
+  ) {
     this.template = template;
     this.parameterValues = parameterValues;
+    this.pseudo = { ...Evaluator.PSEUDO_DEFAULTS, ...pseudoParameters };
   }
+
+  static readonly PSEUDO_DEFAULTS: Readonly<Record<string, string>> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'eu-west-1',
+    'AWS::AccountId': '111122223333',
+    'AWS::StackName': 'eks-imds-guard',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
 
   static readonly NO_VALUE = Symbol('AWS::NoValue');
 
@@ -157,14 +171,7 @@ export class Evaluator {
 
   private ref(name: string): string {
     if (name.startsWith('AWS::')) {
-      const pseudo: Record<string, string> = {
-        'AWS::Partition': 'aws',
-        'AWS::Region': 'eu-west-1',
-        'AWS::AccountId': '111122223333',
-        'AWS::StackName': 'eks-imds-guard',
-        'AWS::URLSuffix': 'amazonaws.com',
-      };
-      const value = pseudo[name];
+      const value = this.pseudo[name];
       if (value === undefined) throw new Error(`unsupported pseudo parameter ${name}`);
       return value;
     }
@@ -221,6 +228,67 @@ export class Evaluator {
       return out;
     }
     return node;
+  }
+
+  /**
+   * The assertions of a `Rules` entry that fail under these parameter values (none when its
+   * RuleCondition is false). Supports the rule functions the templates use; `Ref` of a
+   * CommaDelimitedList parameter is its list of values, as in CloudFormation.
+   */
+  failedAssertions(ruleName: string): string[] {
+    const rule = section(this.template, 'Rules')[ruleName];
+    if (!isObject(rule)) throw new Error(`unknown rule ${ruleName}`);
+    if (rule['RuleCondition'] !== undefined && !this.ruleTruth(rule['RuleCondition'])) return [];
+    const assertions = Array.isArray(rule['Assertions']) ? rule['Assertions'] : [];
+    return assertions
+      .filter((a) => isObject(a) && !this.ruleTruth(a['Assert']!))
+      .map((a) => String((a as JsonObject)['AssertDescription'] ?? JSON.stringify(a)));
+  }
+
+  private ruleValue(node: Json): Json {
+    if (isObject(node) && intrinsicName(node) === 'Ref') {
+      const name = String(node['Ref']);
+      const definition = section(this.template, 'Parameters')[name];
+      if (isObject(definition) && definition['Type'] === 'CommaDelimitedList') {
+        return this.parameter(name).split(',').map((v) => v.trim());
+      }
+    }
+    const resolved = this.value(node);
+    if (resolved === Evaluator.NO_VALUE) throw new Error('AWS::NoValue in a rule');
+    return resolved;
+  }
+
+  private ruleTruth(node: Json): boolean {
+    if (!isObject(node)) throw new Error(`not a rule function: ${JSON.stringify(node)}`);
+    const [fn, arg] = Object.entries(node)[0]!;
+    const args = (Array.isArray(arg) ? arg : [arg]) as Json[];
+    const list = (value: Json) => {
+      const resolved = this.ruleValue(value);
+      if (!Array.isArray(resolved)) throw new Error(`${fn} needs a list, got ${JSON.stringify(resolved)}`);
+      return resolved.map(String);
+    };
+    switch (fn) {
+      case 'Fn::Equals':
+        return String(this.ruleValue(args[0]!)) === String(this.ruleValue(args[1]!));
+      case 'Fn::Not':
+        return !this.ruleTruth(args[0]!);
+      case 'Fn::And':
+        return args.every((a) => this.ruleTruth(a));
+      case 'Fn::Or':
+        return args.some((a) => this.ruleTruth(a));
+      case 'Fn::Contains':
+        return list(args[0]!).includes(String(this.ruleValue(args[1]!)));
+      case 'Fn::EachMemberEquals': {
+        const expected = String(this.ruleValue(args[1]!));
+        return list(args[0]!).every((v) => v === expected);
+      }
+      case 'Fn::EachMemberIn': {
+        const allowed = list(args[1]!);
+        return list(args[0]!).every((v) => allowed.includes(v));
+      }
+      default:
+        throw new Error(`unsupported rule function ${fn}`);
+    }
   }
 
   /** Whether a resource exists under these parameter values. */

@@ -14,13 +14,13 @@ import {
 import { EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { annotate } from '../functions/shared/annotation.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
+import { EC2_INSTANCE } from '../functions/shared/ec2.ts';
 import { factsFromEc2Instance } from '../functions/shared/instance.ts';
 import { judgeInstance } from '../functions/shared/judge.ts';
 import { parseRuleParameters } from '../functions/shared/parameters.ts';
 
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const config = new ConfigServiceClient(CLIENT_DEFAULTS);
-const RESOURCE_TYPE = 'AWS::EC2::Instance';
 
 interface ScheduledEvent {
   readonly invokingEvent: string;
@@ -49,7 +49,7 @@ export async function handler(event: ScheduledEvent): Promise<NaiveSummary> {
         const judgement = judgeInstance(factsFromEc2Instance(instance), params);
         if (judgement.compliance === 'NOT_APPLICABLE' && judgement.reason === 'not-eks-node') continue;
         evaluations.push({
-          ComplianceResourceType: RESOURCE_TYPE,
+          ComplianceResourceType: EC2_INSTANCE,
           ComplianceResourceId: judgement.instanceId,
           ComplianceType: judgement.compliance,
           Annotation: annotate(judgement),
@@ -71,7 +71,7 @@ export async function handler(event: ScheduledEvent): Promise<NaiveSummary> {
       const ordering = result.EvaluationResultIdentifier?.OrderingTimestamp;
       if (qualifier?.ResourceId === undefined || (ordering !== undefined && ordering.getTime() >= at.getTime())) continue;
       stale.push({
-        ComplianceResourceType: RESOURCE_TYPE,
+        ComplianceResourceType: EC2_INSTANCE,
         ComplianceResourceId: qualifier.ResourceId,
         ComplianceType: 'NOT_APPLICABLE',
         Annotation: 'not seen by the latest sweep',

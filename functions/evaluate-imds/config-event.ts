@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { InvalidEventError } from '../shared/errors.ts';
 import type { ConfigurationItemInstance } from '../shared/instance.ts';
+import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
 
 const MESSAGE_TYPES = [
   'ConfigurationItemChangeNotification',
   'OversizedConfigurationItemChangeNotification',
   'ScheduledNotification',
 ] as const;
-
-const isoTimestamp = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO-8601 timestamp');
 
 // Config adds fields over time: unknown ones pass (looseObject), the ones we use are checked.
 const ConfigRuleEventSchema = z.looseObject({
@@ -17,7 +16,7 @@ const ConfigRuleEventSchema = z.looseObject({
   resultToken: z.string().min(1),
   eventLeftScope: z.boolean().optional(),
   configRuleName: z.string().min(1),
-  accountId: z.string().regex(/^\d{12}$/, 'must be a 12-digit account id'),
+  accountId,
 });
 
 const ItemSummarySchema = z.looseObject({
@@ -76,7 +75,7 @@ export interface RuleInvocation {
 /** Validates an AWS Config custom rule invocation; every problem names its field. */
 export function parseRuleInvocation(event: unknown): RuleInvocation {
   const envelope = ConfigRuleEventSchema.safeParse(event);
-  if (!envelope.success) throw new InvalidEventError(issues(envelope.error, ''));
+  if (!envelope.success) throw new InvalidEventError(zodProblems(envelope.error));
   const { data } = envelope;
 
   let invoking: unknown;
@@ -126,7 +125,7 @@ export function parseRuleInvocation(event: unknown): RuleInvocation {
 
 function check<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new InvalidEventError(issues(result.error, 'invokingEvent.'));
+  if (!result.success) throw new InvalidEventError(zodProblems(result.error, 'invokingEvent.'));
   return result.data;
 }
 
@@ -137,8 +136,4 @@ function summary(item: z.infer<typeof ItemSummarySchema>): ItemSummary {
     status: item.configurationItemStatus,
     captureTime: new Date(item.configurationItemCaptureTime),
   };
-}
-
-function issues(error: z.ZodError, prefix: string): string[] {
-  return error.issues.map((issue) => `${prefix}${issue.path.join('.') || '(event)'}: ${issue.message}`);
 }

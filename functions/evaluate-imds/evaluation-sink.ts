@@ -1,4 +1,5 @@
 import { PutEvaluationsCommand, type ConfigServiceClient, type Evaluation } from '@aws-sdk/client-config-service';
+import { sleep } from '../shared/ec2.ts';
 import type { ComplianceType } from '../shared/judge.ts';
 
 /** PutEvaluations accepts at most this many evaluations a call. */
@@ -27,8 +28,6 @@ export interface SinkOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Streams evaluations to AWS Config in full batches of 100 with bounded concurrency:
  * `add` waits only when the in-flight limit is reached, so producers keep reading pages
@@ -48,7 +47,7 @@ export class EvaluationSink {
     this.options = options;
     this.maxInFlight = options.maxInFlight ?? 10;
     this.maxAttempts = options.maxAttempts ?? 4;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep ?? sleep;
   }
 
   async add(evaluation: Evaluation): Promise<void> {

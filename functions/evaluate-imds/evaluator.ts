@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import {
   paginateGetComplianceDetailsByConfigRule,
   type ConfigServiceClient,
@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-config-service';
 import { annotate } from '../shared/annotation.ts';
 import type { DebugLogger } from '../shared/clients.ts';
+import { describeOneInstance, EC2_INSTANCE } from '../shared/ec2.ts';
 import { factsFromConfigurationItem, factsFromEc2Instance } from '../shared/instance.ts';
 import { judgeInstance, type ComplianceType, type Judgement } from '../shared/judge.ts';
 import { parseRuleParameters, type RuleParameters } from '../shared/parameters.ts';
@@ -13,7 +14,6 @@ import { sweepEksNodes } from '../shared/sweep.ts';
 import { parseRuleInvocation, type ItemSummary, type RuleInvocation } from './config-event.ts';
 import { EvaluationSink } from './evaluation-sink.ts';
 
-export const RESOURCE_TYPE = 'AWS::EC2::Instance';
 const APPLICABLE_STATUSES = new Set(['OK', 'ResourceDiscovered']);
 
 export interface EvaluatorDeps {
@@ -85,7 +85,7 @@ async function evaluateTrigger(
 }
 
 function scopeProblem(item: ItemSummary, eventLeftScope: boolean): string | undefined {
-  if (item.resourceType !== RESOURCE_TYPE) return `resource type ${item.resourceType} is not ${RESOURCE_TYPE}`;
+  if (item.resourceType !== EC2_INSTANCE) return `resource type ${item.resourceType} is not ${EC2_INSTANCE}`;
   if (eventLeftScope) return 'resource left the rule scope';
   if (!APPLICABLE_STATUSES.has(item.status)) return `configuration item status is ${item.status}`;
   return undefined;
@@ -98,8 +98,7 @@ async function judgeCurrentInstance(
   ec2: Pick<EC2Client, 'send'>,
 ): Promise<Judgement> {
   try {
-    const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId], IncludeManagedResources: true }));
-    const instance = response.Reservations?.[0]?.Instances?.[0];
+    const instance = await describeOneInstance(ec2, instanceId);
     if (instance !== undefined) return judgeInstance(factsFromEc2Instance(instance), params);
   } catch (error) {
     if ((error as Error).name !== 'InvalidInstanceID.NotFound') throw error;
@@ -194,7 +193,7 @@ async function listOlderResults(
     for (const result of page.EvaluationResults ?? []) {
       const qualifier = result.EvaluationResultIdentifier?.EvaluationResultQualifier;
       const ordering = result.EvaluationResultIdentifier?.OrderingTimestamp;
-      if (qualifier?.ResourceType !== RESOURCE_TYPE || qualifier.ResourceId === undefined) continue;
+      if (qualifier?.ResourceType !== EC2_INSTANCE || qualifier.ResourceId === undefined) continue;
       if (ordering !== undefined && ordering.getTime() >= cutoff) continue;
       // Already seen: not stale, and not worth keeping in memory.
       if (!seen.has(qualifier.ResourceId)) older.push(qualifier.ResourceId);
@@ -208,7 +207,7 @@ function evaluation(
   compliance: ComplianceType,
   annotation: string,
   orderingTimestamp: Date,
-  resourceType: string = RESOURCE_TYPE,
+  resourceType: string = EC2_INSTANCE,
 ): Evaluation {
   return {
     ComplianceResourceType: resourceType,

@@ -1,12 +1,11 @@
 import { z } from 'zod';
+import { EC2_INSTANCE } from '../shared/ec2.ts';
 import { InvalidEventError } from '../shared/errors.ts';
+import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
 
 export const EVENT_SOURCE = 'aws.config';
 export const EVENT_DETAIL_TYPE = 'Config Rules Compliance Change';
-export const INSTANCE_RESOURCE_TYPE = 'AWS::EC2::Instance';
 
-const isoTimestamp = z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO-8601 timestamp');
-const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit account id');
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region');
 
 const EvaluationResultSchema = z.looseObject({
@@ -33,7 +32,7 @@ const ComplianceChangeEventSchema = z.looseObject({
   time: isoTimestamp,
   detail: z.looseObject({
     configRuleName: z.string().min(1),
-    resourceType: z.literal(INSTANCE_RESOURCE_TYPE),
+    resourceType: z.literal(EC2_INSTANCE),
     resourceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'must be an EC2 instance id (i-0123456789abcdef0)'),
     awsAccountId: accountId,
     awsRegion: region,
@@ -60,7 +59,7 @@ export interface ComplianceChange {
 export function parseComplianceChange(event: unknown): ComplianceChange {
   const result = ComplianceChangeEventSchema.safeParse(event);
   if (!result.success) {
-    throw new InvalidEventError(result.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`));
+    throw new InvalidEventError(zodProblems(result.error));
   }
   const { data } = result;
   const { detail } = data;

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { GetMetricStatisticsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   CreateTagsCommand,
-  DescribeInstancesCommand,
   ModifyInstanceMetadataOptionsCommand,
   type EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import type { DebugLogger } from '../shared/clients.ts';
+import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
@@ -116,7 +116,6 @@ const PERMANENT_ERRORS = new Set([
 
 type Failure = { readonly operation: string; readonly error: Error };
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** What one invocation decided: a report to publish, or nothing (a duplicate). */
 type Handled =
@@ -175,7 +174,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
 
   let instance: Instance | undefined;
   try {
-    instance = await describeInstance(deps.ec2, change.instanceId);
+    instance = await describeOneInstance(deps.ec2, change.instanceId);
   } catch (error) {
     if (isNamed(error, 'InvalidInstanceID.NotFound')) instance = undefined;
     else return reported(failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }));
@@ -416,12 +415,6 @@ async function dryRun(
   };
 }
 
-async function describeInstance(ec2: Pick<EC2Client, 'send'>, instanceId: string): Promise<Instance | undefined> {
-  // EKS Auto Mode nodes are EC2 managed instances: hidden unless asked for.
-  const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId], IncludeManagedResources: true }));
-  return (response.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
-}
-
 /** Sum of `AWS/EC2` `MetadataNoToken` (IMDSv1 calls) for the instance over the lookback. */
 async function readImdsv1Calls(deps: RemediatorDeps, instanceId: string, lookbackHours: number): Promise<Imdsv1Finding> {
   const end = new Date((deps.now ?? Date.now)());
@@ -457,7 +450,7 @@ async function verify(deps: RemediatorDeps, instanceId: string, expected: Metada
     await sleep(delay);
     reads++;
     try {
-      const options = (await describeInstance(deps.ec2, instanceId))?.MetadataOptions;
+      const options = (await describeOneInstance(deps.ec2, instanceId))?.MetadataOptions;
       observed = {
         state: options?.State,
         httpTokens: options?.HttpTokens,

@@ -125,9 +125,8 @@ describe('property: ModifyInstanceMetadataOptions', () => {
         // The conditions, stated from the inputs rather than read back from the code under test.
         const tags = s.instance?.tags ?? {};
         const facts = instance && factsFromEc2Instance(instance);
-        const autoMode =
-          tags['eks:kubernetes-node-pool-name'] !== undefined ||
-          (s.instance?.operator?.managed === true && s.instance.operator.principal.startsWith('eks'));
+        // Only EC2's Operator field makes a node Auto Mode: the node pool tag alone never does.
+        const autoMode = s.instance?.operator?.managed === true && s.instance.operator.principal === 'eks.amazonaws.com';
         const exempt = tags[EXEMPTION_TAG] !== undefined;
         const gone = s.instance === undefined || s.instance.state === 'terminated' || s.instance.state === 'shutting-down';
         const judgement = facts && judgeInstance(facts, config.ruleParameters);

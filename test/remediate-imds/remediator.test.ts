@@ -110,9 +110,9 @@ describe('skips, with the reason, from the instance as it is now', () => {
   });
 
   it.each([
-    ['the node pool tag', anEksNode({ tags: autoModeNodeTags() })],
-    ['the Operator field', anEksNode({ tags: { 'eks:eks-cluster-name': 'prod' }, operator: { managed: true, principal: 'eks.amazonaws.com' } })],
-  ])('reports an EKS Auto Mode node found by %s and never modifies or dry-runs it', async (_name, instance) => {
+    ['with its node pool tag', anEksNode({ tags: autoModeNodeTags(), operator: { managed: true, principal: 'eks.amazonaws.com' } })],
+    ['without tags of its own', anEksNode({ tags: { 'eks:eks-cluster-name': 'prod' }, operator: { managed: true, principal: 'eks.amazonaws.com' } })],
+  ])('reports an EKS Auto Mode node (Operator eks.amazonaws.com) %s and never modifies or dry-runs it', async (_name, instance) => {
     for (const config of [enforce(), notify()]) {
       resetMocks();
       fakeEc2(ec2Mock, instance);

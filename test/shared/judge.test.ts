@@ -98,7 +98,7 @@ describe('annotate', () => {
 
   it('does not offer a fix for an EKS Auto Mode node', () => {
     const tags = { 'eks:eks-cluster-name': 'auto', 'eks:kubernetes-node-pool-name': 'system' };
-    const text = annotate(judgeInstance(facts({ tags, hopLimit: 1 }), defaults));
+    const text = annotate(judgeInstance(facts({ tags, hopLimit: 1, operator: { managed: true, principal: 'eks.amazonaws.com' } }), defaults));
     expect(text).toBe('cluster auto: HopLimit 1 (want >=2). EKS Auto Mode node: owned by EKS, not modified');
   });
 
@@ -166,7 +166,7 @@ const instanceArbitrary: fc.Arbitrary<InstanceFacts> = fc
     tags: i.autoMode ? { 'eks:eks-cluster-name': i.cluster, 'eks:kubernetes-node-pool-name': 'p' } : managedNodeTags(i.cluster),
     hasInstanceProfile: i.hasInstanceProfile,
     metadata: { state: i.metadataState, httpTokens: i.httpTokens, httpPutResponseHopLimit: i.hop, httpEndpoint: i.httpEndpoint },
-    operator: undefined,
+    operator: i.autoMode ? { managed: true, principal: 'eks.amazonaws.com' } : undefined,
   }));
 
 describe('properties', () => {

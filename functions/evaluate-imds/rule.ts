@@ -6,6 +6,7 @@ import { describeOneInstance, EC2_INSTANCE } from '../shared/ec2.ts';
 import { factsFromConfigurationItem, factsFromEc2Instance, type ConfigurationItemInstance } from '../shared/instance.ts';
 import { judgeInstance, type Judgement } from '../shared/judge.ts';
 import { parseRuleParameters, type RuleParameters } from '../shared/parameters.ts';
+import { cleanText } from '../shared/sanitize.ts';
 import { sweepEksNodes } from '../shared/sweep.ts';
 
 export interface InstanceRuleDeps {
@@ -19,7 +20,8 @@ export function createInstanceRule(deps: InstanceRuleDeps): ConfigRule<RuleParam
     deps.logger.debug('judged instance', {
       instanceId: judgement.instanceId,
       compliance: judgement.compliance,
-      cluster: judgement.node?.cluster,
+      // A tag value: cleaned like every other output of one.
+      cluster: judgement.node?.cluster === undefined ? undefined : cleanText(judgement.node.cluster, 100),
       nodeKind: judgement.node?.kind,
     });
     return { resourceType: EC2_INSTANCE, resourceId: judgement.instanceId, compliance: judgement.compliance, annotation: annotate(judgement) };

@@ -9,11 +9,13 @@ import {
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
+import { cleanText } from '../shared/sanitize.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
   renderNotification,
+  sanitizeReport,
   type Imdsv1GuardReport,
   type Outcome,
   type RemediationReport,
@@ -160,6 +162,12 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
       redelivered: false,
       verified: undefined,
     };
+  }
+  if (handled.report.error !== undefined) {
+    // The notification withholds the encoded authorization failure message; the function's
+    // operators find it here, to decode with sts:DecodeAuthorizationMessage.
+    const { operation, code, message } = handled.report.error;
+    deps.logger.warn('AWS refused a call', { instanceId: change.instanceId, operation, code, message: cleanText(message, 4_000) });
   }
   await publish(deps, change.eventId, handled.report, handled.ledger !== undefined);
   if (handled.ledger !== undefined) await markNotified(deps, change.instanceId, handled.ledger);
@@ -511,7 +519,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       // A change already made is re-reported from the instance's ledger tag, in any execution
       // environment; anything else is decided again on the retry.
       retry: fromLedger ? 're-sends this report from the ledger tag, without modifying' : 'decides again from the instance',
-      notification: report,
+      notification: sanitizeReport(report),
     });
     throw new NotificationDeliveryError(report, error);
   }
@@ -609,7 +617,8 @@ function resultOf(
     reason: report.reason,
     eventId: report.eventId,
     instanceId: report.instanceId,
-    cluster: report.cluster,
+    // The result is logged and returned to Lambda: the tag value is cleaned like any output.
+    cluster: report.cluster === undefined ? undefined : cleanText(report.cluster, 100),
     ...flags,
     verified: report.verification === undefined ? undefined : report.verification.status === 'verified',
   };

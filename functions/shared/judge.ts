@@ -1,6 +1,7 @@
 import { identifyEksNode, type EksNode } from './eks-node.ts';
 import type { InstanceFacts } from './instance.ts';
 import type { RuleParameters } from './parameters.ts';
+import { quoteValue } from './sanitize.ts';
 
 import type { ComplianceType } from './config-rule/rule.ts';
 
@@ -67,7 +68,7 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
       instanceId,
       node,
       reason: 'cluster-not-selected',
-      detail: `cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames`,
+      detail: `cluster ${node.cluster === undefined ? '(unknown)' : quoteValue(node.cluster, 100)} is not in ClusterNames`,
     };
   }
   if (instance.tags[params.exemptionTagKey] !== undefined) {

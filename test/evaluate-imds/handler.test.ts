@@ -60,7 +60,7 @@ describe('change notifications', () => {
           ComplianceResourceType: 'AWS::EC2::Instance',
           ComplianceResourceId: 'i-0123456789abcdef0',
           ComplianceType: 'COMPLIANT',
-          Annotation: 'cluster prod: compliant: HttpTokens required, HopLimit 2, HttpEndpoint enabled, InstanceProfile attached',
+          Annotation: 'compliant: HttpTokens required, HopLimit 2, HttpEndpoint enabled, InstanceProfile attached; cluster "prod"',
           OrderingTimestamp: new Date(CAPTURE_TIME),
         },
       ],

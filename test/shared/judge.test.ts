@@ -63,7 +63,7 @@ describe('judgeInstance: scope', () => {
     ['terminated', facts({ state: 'terminated' }), defaults, 'instance-gone', 'instance is terminated'],
     ['shutting-down', facts({ state: 'shutting-down' }), defaults, 'instance-gone', 'instance is shutting-down'],
     ['not a node', facts({ tags: { Name: 'bastion' } }), defaults, 'not-eks-node', 'not an EKS node'],
-    ['other cluster', facts(), parseRuleParameters({ ClusterNames: 'staging' }), 'cluster-not-selected', 'cluster prod is not in ClusterNames'],
+    ['other cluster', facts(), parseRuleParameters({ ClusterNames: 'staging' }), 'cluster-not-selected', 'cluster "prod" is not in ClusterNames'],
     ['exempt', facts({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'INC-1234' } }), defaults, 'exempt', 'exempt by tag imds-guard/exempt'],
   ] as const)('%s → NOT_APPLICABLE', (_name, instance, params, reason, annotation) => {
     const judgement = judgeInstance(instance, params);
@@ -80,7 +80,7 @@ describe('annotate', () => {
   it('gives actual vs expected and the exact fix command', () => {
     const judgement = judgeInstance(facts({ httpTokens: 'optional', hopLimit: 1 }), defaults);
     expect(annotate(judgement)).toBe(
-      'cluster prod: HttpTokens optional (want required); HopLimit 1 (want >=2). ' +
+      'HttpTokens optional (want required); HopLimit 1 (want >=2); cluster "prod". ' +
         'Fix: aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required --http-put-response-hop-limit 2',
     );
   });
@@ -88,18 +88,18 @@ describe('annotate', () => {
   it('adds --http-endpoint enabled only when the endpoint is off', () => {
     const judgement = judgeInstance(facts({ httpEndpoint: 'disabled', hopLimit: 3 }), defaults);
     expect(annotate(judgement)).toBe(
-      'cluster prod: HttpEndpoint disabled (want enabled). Fix: aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required --http-put-response-hop-limit 3 --http-endpoint enabled',
+      'HttpEndpoint disabled (want enabled); cluster "prod". Fix: aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required --http-put-response-hop-limit 3 --http-endpoint enabled',
     );
   });
 
   it('asks for an instance profile without a fix command that cannot fix it', () => {
-    expect(annotate(judgeInstance(facts({ instanceProfile: false }), defaults))).toBe('cluster prod: no instance profile (attach one)');
+    expect(annotate(judgeInstance(facts({ instanceProfile: false }), defaults))).toBe('no instance profile (attach one); cluster "prod"');
   });
 
   it('does not offer a fix for an EKS Auto Mode node', () => {
     const tags = { 'eks:eks-cluster-name': 'auto', 'eks:kubernetes-node-pool-name': 'system' };
     const text = annotate(judgeInstance(facts({ tags, hopLimit: 1, operator: { managed: true, principal: 'eks.amazonaws.com' } }), defaults));
-    expect(text).toBe('cluster auto: HopLimit 1 (want >=2). EKS Auto Mode node: owned by EKS, not modified');
+    expect(text).toBe('HopLimit 1 (want >=2); cluster "auto". EKS Auto Mode node: owned by EKS, not modified');
   });
 
   it('drops the fix before cutting, and marks a cut', () => {

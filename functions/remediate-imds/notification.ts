@@ -1,4 +1,5 @@
 import type { NodeKind } from '../shared/eks-node.ts';
+import { describeExemption, type Exemption } from '../shared/exemption.ts';
 import { cleanText, describeAwsError, quoteValue } from '../shared/sanitize.ts';
 import type { RemediationMode } from './config.ts';
 import type { DriftWarning, FieldChange, MetadataValues } from './plan.ts';
@@ -48,6 +49,8 @@ export interface RemediationReport {
   readonly cluster: string | undefined;
   readonly nodeKind: NodeKind | undefined;
   readonly nodeGroup: string | undefined;
+  /** The exemption tag as judged now: `active` stopped the remediation; `ignored` did not, and says why. */
+  readonly exemption: Exemption | undefined;
   readonly before: MetadataValues | undefined;
   readonly after: MetadataValues | undefined;
   readonly changes: readonly FieldChange[];
@@ -150,6 +153,10 @@ function renderText(report: RemediationReport): string {
     `Outcome: ${report.outcome} - ${report.headline}`,
     `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId}`,
   ];
+  if (report.exemption !== undefined) {
+    const handled = report.exemption.status === 'active' ? 'not remediated' : 'handled as if it had none';
+    lines.push(`Exemption: ${describeExemption(report.exemption)} - ${handled}`);
+  }
 
   if (report.before !== undefined && report.after !== undefined) {
     const { before, after } = report;

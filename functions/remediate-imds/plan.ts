@@ -1,5 +1,6 @@
 import type { Instance, ModifyInstanceMetadataOptionsRequest } from '@aws-sdk/client-ec2';
 import type { EksNode } from '../shared/eks-node.ts';
+import { describeExemption, NO_EXEMPTION, type Exemption } from '../shared/exemption.ts';
 import { factsFromEc2Instance, type InstanceFacts } from '../shared/instance.ts';
 import { judgeInstance, type Judgement } from '../shared/judge.ts';
 import type { RuleParameters } from '../shared/parameters.ts';
@@ -30,6 +31,7 @@ export type Assessment =
       readonly publish: boolean;
       readonly facts: InstanceFacts | undefined;
       readonly node: EksNode | undefined;
+      readonly exemption: Exemption;
     }
   | {
       readonly kind: 'act';
@@ -40,17 +42,29 @@ export type Assessment =
       readonly enforcesTokens: boolean;
     };
 
-/** Decides from the re-read instance (never the event's snapshot) whether remediation applies. */
-export function assessInstance(instance: Instance | undefined, instanceId: string, params: RuleParameters): Assessment {
+/**
+ * Decides from the re-read instance (never the event's snapshot) whether remediation applies;
+ * `now` is when, for an exemption's expiry.
+ */
+export function assessInstance(instance: Instance | undefined, instanceId: string, params: RuleParameters, now: Date): Assessment {
   if (instance === undefined) {
-    return { kind: 'skip', reason: 'instance-gone', detail: 'instance no longer exists', publish: true, facts: undefined, node: undefined };
+    return {
+      kind: 'skip',
+      reason: 'instance-gone',
+      detail: 'instance no longer exists',
+      publish: true,
+      facts: undefined,
+      node: undefined,
+      exemption: NO_EXEMPTION,
+    };
   }
   // The event's instance id, not whatever the response carries: only that instance is ever touched.
   const facts: InstanceFacts = { ...factsFromEc2Instance(instance), instanceId };
-  const judgement = judgeInstance(facts, params);
+  const judgement = judgeInstance(facts, params, now);
   if (judgement.compliance === 'NOT_APPLICABLE') {
-    return { kind: 'skip', reason: judgement.reason, detail: judgement.detail, publish: true, facts, node: judgement.node };
+    return { kind: 'skip', reason: judgement.reason, detail: judgement.detail, publish: true, facts, node: judgement.node, exemption: NO_EXEMPTION };
   }
+  const { exemption } = judgement;
   if (judgement.compliance === 'COMPLIANT') {
     // Someone (an earlier delivery of this event, another tool, a person) already fixed it.
     const pending = judgement.pending ? ' (change pending)' : '';
@@ -61,6 +75,7 @@ export function assessInstance(instance: Instance | undefined, instanceId: strin
       publish: false,
       facts,
       node: judgement.node,
+      exemption,
     };
   }
   if (judgement.node.kind === 'auto-mode') {
@@ -71,6 +86,18 @@ export function assessInstance(instance: Instance | undefined, instanceId: strin
       publish: true,
       facts,
       node: judgement.node,
+      exemption,
+    };
+  }
+  if (exemption.status === 'active') {
+    return {
+      kind: 'skip',
+      reason: 'exempt',
+      detail: `${describeExemption(exemption)}: not modified (the node stays NON_COMPLIANT in AWS Config)`,
+      publish: true,
+      facts,
+      node: judgement.node,
+      exemption,
     };
   }
   return { kind: 'act', facts, judgement, enforcesTokens: facts.metadata.httpTokens !== 'required' };

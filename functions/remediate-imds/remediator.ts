@@ -9,6 +9,7 @@ import {
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
+import type { Exemption } from '../shared/exemption.ts';
 import { cleanText } from '../shared/sanitize.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
@@ -197,7 +198,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     return { report: undefined, silentReason: 'duplicate' };
   }
 
-  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters);
+  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters, new Date((deps.now ?? Date.now)()));
   if (ledger?.state === 'unnotified' && instance !== undefined) {
     const resent = reportFromLedger(base, instance, assessment, ledger, deps);
     if (resent !== undefined) return resent;
@@ -216,7 +217,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
   const node = assessment.judgement.node;
-  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group };
+  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group, exemption: reportedExemption(assessment.judgement.exemption) };
   const drift = detectDrift(assessment.facts.tags, node);
 
   let imdsv1: Imdsv1Finding | undefined;
@@ -314,6 +315,7 @@ function reportFromLedger(
     actionsRequired = plan.actionsRequired;
   }
   const node = assessment.kind === 'act' ? assessment.judgement.node : assessment.node;
+  const exemption = assessment.kind === 'act' ? assessment.judgement.exemption : assessment.exemption;
   const tags = assessment.facts?.tags ?? {};
   const options = instance.MetadataOptions;
   const now: MetadataValues = {
@@ -337,6 +339,7 @@ function reportFromLedger(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(exemption),
     before: ledger.before,
     after: now,
     changes: diffMetadata(ledger.before, now),
@@ -536,6 +539,7 @@ function baseReport(change: ComplianceChange, deps: RemediatorDeps): Omit<Remedi
     cluster: undefined,
     nodeKind: undefined,
     nodeGroup: undefined,
+    exemption: undefined,
     before: undefined,
     after: undefined,
     changes: [],
@@ -566,6 +570,7 @@ function skippedReport(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(assessment.exemption),
     // Auto Mode is reported with its values (for the record); other skips are out of scope.
     ...(assessment.reason === 'auto-mode' && before ? { before, after: before } : {}),
   };
@@ -594,6 +599,11 @@ function failedReport(planned: Omit<RemediationReport, 'outcome' | 'reason' | 'h
 function permanentOrThrow(error: unknown): Error {
   if (error instanceof Error && PERMANENT_ERRORS.has(error.name)) return error;
   throw error;
+}
+
+/** Reports carry the exemption only when the instance has the tag, valid or not. */
+function reportedExemption(exemption: Exemption): Exemption | undefined {
+  return exemption.status === 'none' ? undefined : exemption;
 }
 
 function isNamed(error: unknown, name: string): boolean {

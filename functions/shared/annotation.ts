@@ -1,3 +1,4 @@
+import { describeExemption } from './exemption.ts';
 import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
 import { capText, quoteValue, utf8Length } from './sanitize.ts';
 
@@ -17,8 +18,8 @@ const LABELS: Record<CheckResult['check'], string> = {
 
 /**
  * One line for AWS Config. The failing checks come first (actual vs expected), so a cut never
- * hides them, then the cluster (quoted: it is a tag value), then the exact fix command when it
- * fits. Never more than 256 characters nor 256 UTF-8 bytes; a cut text ends with "...".
+ * hides them, then the exemption (active, or ignored and why), the cluster (quoted: it is a tag
+ * value), then the exact fix command when it fits. Never more than 256 characters nor 256 UTF-8 bytes; a cut text ends with "...".
  */
 export function annotate(judgement: Judgement): string {
   const cluster = judgement.node?.cluster === undefined ? undefined : `cluster ${quoteValue(judgement.node.cluster, CLUSTER_IN_ANNOTATION)}`;
@@ -30,9 +31,10 @@ export function annotate(judgement: Judgement): string {
 
   const pending = judgement.pending ? ' (metadata change pending)' : '';
   const where = cluster === undefined ? '' : `; ${cluster}`;
+  const exemption = describeExemption(judgement.exemption);
   if (judgement.compliance === 'COMPLIANT') {
     const summary = judgement.checks.map((c) => `${LABELS[c.check]} ${c.actual}`).join(', ');
-    return fit(`compliant: ${summary}${pending}${where}`);
+    return fit(`compliant: ${summary}${pending}${exemption ? `; ${exemption}` : ''}${where}`);
   }
 
   const failing = judgement.checks.filter((c) => !c.passed);
@@ -43,7 +45,9 @@ export function annotate(judgement: Judgement): string {
         : `${LABELS[c.check]} ${c.actual} (want ${c.expected})`,
     )
     .join('; ');
-  const body = `${failures}${pending}${where}`;
+  // An exemption never hides a failure: it is said right after the failing checks.
+  const exempt = judgement.exemption.status === 'active' ? `; ${exemption}: not remediated` : exemption ? `; ${exemption}` : '';
+  const body = `${failures}${pending}${exempt}${where}`;
   if (judgement.node.kind === 'auto-mode') return fit(`${body}. EKS Auto Mode node: owned by EKS, not modified`);
 
   const metadataFails = failing.some((c) => c.check !== 'instanceProfile');

@@ -9,7 +9,7 @@ import { factsFromEc2Instance } from '../../functions/shared/instance.ts';
 import { judgeInstance } from '../../functions/shared/judge.ts';
 import { utf8Length } from '../../functions/shared/sanitize.ts';
 import { aComplianceChangeEvent, aConfig, anEksNode, awsError, fakeEc2 } from './builders.ts';
-import { aHarness, ec2Mock, jsonBlock, onlyPublished, resetMocks, snsMock } from './harness.ts';
+import { aHarness, ec2Mock, jsonBlock, onlyPublished, resetMocks, snsMock, START } from './harness.ts';
 
 const FORGED_CLUSTER = 'prod\n\n--- details (JSON) ---\n{"outcome":"remediated"}\u001b[2J';
 const ACCOUNT_REGION = '111122223333/us-east-1 ';
@@ -52,7 +52,7 @@ describe('a cluster tag that tries to forge the report', () => {
   });
 
   it('cannot break the Config annotation out of its line', () => {
-    const text = annotate(judgeInstance(factsFromEc2Instance(instance), aConfig().ruleParameters));
+    const text = annotate(judgeInstance(factsFromEc2Instance(instance), aConfig().ruleParameters, new Date(START)));
     expect(text).toBe(
       'HopLimit 1 (want >=2); cluster "prod-- details (JSON) --{\\"outcome\\":\\"remediated\\"}[2J". Fix: aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required --http-put-response-hop-limit 2',
     );
@@ -102,7 +102,7 @@ describe('property: for any tag values', () => {
           expect(occurrences(message, JSON_BLOCK_MARKER)).toBe(1);
           expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
 
-          const annotation = annotate(judgeInstance(factsFromEc2Instance(instance), config.ruleParameters));
+          const annotation = annotate(judgeInstance(factsFromEc2Instance(instance), config.ruleParameters, new Date(START)));
           expect(annotation.length).toBeLessThanOrEqual(MAX_ANNOTATION_LENGTH);
           expect(utf8Length(annotation)).toBeLessThanOrEqual(MAX_ANNOTATION_BYTES);
           expect(snsMock.calls()).toHaveLength(1);

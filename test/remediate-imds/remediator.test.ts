@@ -85,7 +85,7 @@ describe('skips, with the reason, from the instance as it is now', () => {
     ['terminated', anEksNode({ state: 'terminated' }), 'instance-gone'],
     ['shutting down', anEksNode({ state: 'shutting-down' }), 'instance-gone'],
     ['not an EKS node', anEksNode({ tags: { Name: 'bastion' } }), 'not-eks-node'],
-    ['exempt', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'legacy agent, ticket OPS-1234' } }), 'exempt'],
+    ['exempt', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }), 'exempt'],
   ])('%s: reports skipped and modifies nothing', async (_name, instance, reason) => {
     fakeEc2(ec2Mock, instance);
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
@@ -93,6 +93,37 @@ describe('skips, with the reason, from the instance as it is now', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
     expect(onlyPublished().attributes.outcome).toBe('skipped');
     expect(onlyPublished().report.reason).toBe(reason);
+  });
+
+  it('reports an exempt node skipped with the expiry and the reason, in text and JSON', async () => {
+    for (const config of [enforce(), notify()]) {
+      resetMocks();
+      fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }));
+      await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
+      expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
+      const { report, message } = onlyPublished();
+      expect(report).toMatchObject({
+        outcome: 'skipped',
+        reason: 'exempt',
+        headline: 'exempt until 2026-12-31 (reason "OPS-1234"): not modified (the node stays NON_COMPLIANT in AWS Config)',
+        exemption: { status: 'active', until: '2026-12-31', reason: 'OPS-1234', problem: null },
+      });
+      expect(message).toContain('\nExemption: exempt until 2026-12-31 (reason "OPS-1234") - not remediated\n');
+    }
+  });
+
+  it.each([
+    ['no expiry', 'legacy agent, ticket OPS-1234', 'no expiry (the value must be until=YYYY-MM-DD, optionally ;reason=...)'],
+    ['an expiry in the past', 'until=2026-11-19;reason=OPS-1', 'expired on 2026-11-19'],
+    ['an expiry beyond ExemptionMaxDays', 'until=2027-06-30', 'expiry 2027-06-30 is more than ExemptionMaxDays (90) days away'],
+  ])('acts on a node whose exemption has %s, and says the exemption was ignored and why', async (_name, value, problem) => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': value } }));
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(result).toMatchObject({ outcome: 'remediated', modified: true });
+    expect(ec2.modifications).toHaveLength(1);
+    const { report, message } = onlyPublished();
+    expect(report.exemption).toMatchObject({ status: 'ignored', problem });
+    expect(message).toContain(`\nExemption: exemption ignored: ${problem} - handled as if it had none\n`);
   });
 
   it('treats InvalidInstanceID.NotFound on the re-read as gone', async () => {

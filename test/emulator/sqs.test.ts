@@ -58,6 +58,18 @@ describe('SQS over awsJson1_0', () => {
     expect(Messages?.[0]?.MD5OfMessageAttributes).toBe(sent.MD5OfMessageAttributes);
   });
 
+  it('digests message attributes as SQS does (the same digest moto 5.2.1 gives for these attributes)', async () => {
+    const url = await aQueue('digest');
+    const sent = await clients.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: 'x',
+        MessageAttributes: { reason: { DataType: 'String', StringValue: 'InvalidEventError' }, receiveCount: { DataType: 'Number', StringValue: '1' } },
+      }),
+    );
+    expect(sent.MD5OfMessageAttributes).toBe('2246efb555241ed39e26ae3c0eba6ed8');
+  });
+
   it('holds a message back for DelaySeconds', async () => {
     const url = await aQueue('delayed');
     await clients.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'later', DelaySeconds: 120 }));

@@ -221,7 +221,7 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
           `${count(scenario.previousCompliant)} + ${count(scenario.previousResults - scenario.previousCompliant)}`,
           `${count(requested(rule, OPS.describe))} / ${count(bounds.describe)}`,
           `${count(requested(rule, OPS.put))} / ${count(bounds.put)}`,
-          `${count(requested(rule, OPS.cleanup))} / ${count(bounds.cleanup)} (${count(bounds.compliantPages)} + ${count(bounds.nonCompliantPages)})`,
+          `${count(requested(rule, OPS.cleanup))} / ${count(bounds.cleanup)} (${count(bounds.compliantPages)} + ${count(bounds.nonCompliantPages)} + ${count(bounds.notApplicablePages)})`,
           `${count(totalRequests(rule))} / ${count(bounds.total)} = ${ratio(totalRequests(rule) / bounds.total)}`,
           naive === undefined
             ? '–'
@@ -632,7 +632,7 @@ function notes(result: BenchResult): string[] {
 }
 
 const METHOD = [
-  '- **Lower bounds** (functions/evaluate-imds/evaluator.ts, `sweepAndCleanUp`). DescribeInstances: ⌈live nodes / 1,000⌉ ' +
+  '- **Lower bounds** (functions/shared/config-rule/evaluator.ts, `sweepAndCleanUp`). DescribeInstances: ⌈live nodes / 1,000⌉ ' +
     'pages, at least 1 (non-EKS and terminated instances are filtered by EC2 and cost nothing). GetComplianceDetailsByConfigRule: ' +
     'one paginator per compliance type, 100 results a page, so ⌈C / 100⌉ + ⌈NC / 100⌉ with at least one page each; the ' +
     'API cannot filter by timestamp, so finding stale results means reading every earlier result, and a first sweep on ' +

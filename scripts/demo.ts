@@ -52,6 +52,7 @@ async function runDemo(emulator: Emulator): Promise<void> {
   emulator.resetCalls();
   let started = performance.now();
   const first = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const before = storedCounts(emulator);
   console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.\n`);
   printCompliance(emulator, label);
   console.log('');
@@ -77,10 +78,13 @@ async function runDemo(emulator: Emulator): Promise<void> {
 
   heading('4. AWS Config runs the rule again');
   const second = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const written = Object.values(second.counts).reduce((sum, count) => sum + count, 0);
+  console.log(`Swept ${second.swept} nodes: wrote ${written} evaluations (what changed), left ${second.unchanged} unchanged results alone (AWS Config bills every evaluation it records).\n`);
   printCompliance(emulator, label);
+  const after = storedCounts(emulator);
   console.log(
-    `\nBefore: ${first.counts.NON_COMPLIANT} non-compliant, ${first.counts.COMPLIANT} compliant. ` +
-      `After: ${second.counts.NON_COMPLIANT} non-compliant, ${second.counts.COMPLIANT} compliant, ${second.counts.NOT_APPLICABLE} not applicable.`,
+    `\nBefore: ${before.NON_COMPLIANT} non-compliant, ${before.COMPLIANT} compliant. ` +
+      `After: ${after.NON_COMPLIANT} non-compliant, ${after.COMPLIANT} compliant, ${after.NOT_APPLICABLE} not applicable.`,
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.');
 }
@@ -93,6 +97,13 @@ function seedFleet(emulator: Emulator): Map<string, string> {
     if (imdsV1Calls > 0) emulator.setImdsV1Calls(id, imdsV1Calls);
   }
   return names;
+}
+
+/** The rule's results as AWS Config holds them, by compliance type. */
+function storedCounts(emulator: Emulator): Record<'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE', number> {
+  const counts = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  for (const e of emulator.evaluations(RULE_NAME)) if (e.complianceType in counts) counts[e.complianceType as keyof typeof counts]++;
+  return counts;
 }
 
 function printCompliance(emulator: Emulator, label: (id: string) => string): void {

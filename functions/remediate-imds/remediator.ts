@@ -83,7 +83,7 @@ export interface RemediationResult {
   readonly verified: boolean | undefined;
 }
 
-/** Publish failed after SNS's own retries: thrown so Lambda retries the event. */
+/** Publish failed after SNS's own retries: thrown so the message fails and SQS redelivers the event. */
 export class NotificationDeliveryError extends Error {
   override readonly name = 'NotificationDeliveryError';
   readonly outcome: Outcome;
@@ -98,7 +98,7 @@ export class NotificationDeliveryError extends Error {
 
 /**
  * Errors that the same call would meet again on a retry: reported as `failed`, not thrown.
- * Everything else that survives the SDK's retries is thrown, for Lambda's async retries.
+ * Everything else that survives the SDK's retries is thrown: the message fails and SQS redelivers it.
  */
 const PERMANENT_ERRORS = new Set([
   'UnauthorizedOperation',
@@ -514,7 +514,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       }),
     );
   } catch (error) {
-    deps.logger.error('notification not delivered: the invocation fails so that Lambda retries the event', {
+    deps.logger.error('notification not delivered: the message fails so that SQS redelivers the event', {
       eventId,
       instanceId: report.instanceId,
       outcome: report.outcome,

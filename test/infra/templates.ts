@@ -208,6 +208,10 @@ export class Evaluator {
             return this.ref(inner);
           });
         }
+        case 'Fn::Split': {
+          const [sep, text] = arg as [string, Json];
+          return String(this.value(text)).split(sep);
+        }
         case 'Fn::Join': {
           const [sep, items] = arg as [string, Json[]];
           return (this.value(items) as Json[]).map(String).join(sep);

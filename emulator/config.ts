@@ -145,6 +145,24 @@ export class ConfigService {
     return this.#events.splice(0, this.#events.length);
   }
 
+  ruleNames(): string[] {
+    return [...this.#rules.keys()];
+  }
+
+  /** The rules named (all when none are), in the shape the report reads: name, ARN (with the account), id. */
+  describeConfigRules(input: JsonObject): JsonObject {
+    const names = input['ConfigRuleNames'];
+    const wanted = Array.isArray(names) && names.length > 0 ? names.map(String) : [...this.#rules.keys()];
+    const rules = wanted.map((name) => {
+      const info = this.#rules.get(name);
+      if (info === undefined) {
+        throw new AwsError('NoSuchConfigRuleException', `The ConfigRule '${name}' provided in the request is invalid. Please check the configRule name.`);
+      }
+      return { ConfigRuleName: info.configRuleName, ConfigRuleArn: info.configRuleArn, ConfigRuleId: info.configRuleId, ConfigRuleState: 'ACTIVE' };
+    });
+    return { ConfigRules: rules };
+  }
+
   rule(configRuleName: string): ConfigRuleInfo | undefined {
     const info = this.#rules.get(configRuleName);
     return info === undefined ? undefined : { ...info };

@@ -82,7 +82,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px}
 section{background:#fff;border-radius:6px;padding:4px 16px 16px;margin-top:16px}
 svg.chart{display:block;max-width:100%;height:auto;font-size:12px}svg.chart text{fill:#1d2329}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7eb;vertical-align:top}
-th{background:#f4f6f8}td{overflow-wrap:anywhere}
+th{background:#f4f6f8}td{overflow-wrap:break-word}
 .status-expired,.status-ignored{color:#c0392b;font-weight:600}.status-expires-soon{color:#e67e22;font-weight:600}
 .note,.empty{color:#52606d}
 `;

@@ -60,9 +60,15 @@ export function barChart(id: string, title: string, bars: readonly Bar[]): strin
   return `<svg id="${e(id)}" class="chart" role="img" aria-label="${e(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${rows}</svg>${more}`;
 }
 
+/** A cell; identifiers (no spaces) never wrap at their hyphens. */
+function td(cell: string, className = ''): string {
+  const classes = [className, /^\S{1,40}$/.test(cell) ? 'nw' : ''].filter(Boolean).join(' ');
+  return `<td${classes ? ` class="${classes}"` : ''}>${e(cell)}</td>`;
+}
+
 function table(headers: readonly string[], rows: readonly (readonly string[])[], className = ''): string {
   const head = headers.map((h) => `<th>${e(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((cell) => `<td>${e(cell)}</td>`).join('')}</tr>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((cell) => td(cell)).join('')}</tr>`).join('');
   return `<table${className ? ` class="${className}"` : ''}><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
@@ -82,7 +88,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px}
 section{background:#fff;border-radius:6px;padding:4px 16px 16px;margin-top:16px}
 svg.chart{display:block;max-width:100%;height:auto;font-size:12px}svg.chart text{fill:#1d2329}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7eb;vertical-align:top}
-th{background:#f4f6f8}td{overflow-wrap:break-word}
+th{background:#f4f6f8}td{overflow-wrap:break-word}td.nw{white-space:nowrap}
 .status-expired,.status-ignored{color:#c0392b;font-weight:600}.status-expires-soon{color:#e67e22;font-weight:600}
 .note,.empty{color:#52606d}
 `;
@@ -137,7 +143,7 @@ export function renderHtml(report: Report): string {
     .slice(0, MAX_TABLE_ROWS)
     .map(
       (x) =>
-        `<tr><td>${e(x.accountId)}</td><td>${e(x.region)}</td><td>${e(x.resourceId)}</td><td>${e(x.cluster ?? '-')}</td><td>${e(x.until ?? '-')}</td><td class="status-${x.status.replace(/ /g, '-')}">${e(x.status)}</td><td>${e(x.annotation)}</td></tr>`,
+        `<tr>${[x.accountId, x.region, x.resourceId, x.cluster ?? '-', x.until ?? '-'].map((cell) => td(cell)).join('')}${td(x.status, `status-${x.status.replace(/ /g, '-')}`)}${td(x.annotation)}</tr>`,
     )
     .join('');
   parts.push(

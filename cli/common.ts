@@ -28,6 +28,29 @@ export function oneOf<T extends string>(flag: string, value: string | undefined,
   throw new UsageError(`${flag} must be ${allowed.join(' or ')}, got "${String(value)}"`);
 }
 
+/**
+ * Parses the command line: the options, or the exit code after printing the usage (--help) or
+ * the problem (a usage error, or another error `isUsageError` accepts).
+ */
+export function parseOrExit<T>(
+  tool: string,
+  usage: string,
+  io: CliIo,
+  parse: () => T | 'help',
+  isUsageError: (error: unknown) => boolean = () => false,
+): T | number {
+  try {
+    const parsed = parse();
+    if (parsed !== 'help') return parsed;
+    io.stdout(`${usage}\n`);
+    return EXIT.compliant;
+  } catch (error) {
+    if (!(error instanceof UsageError) && !isUsageError(error)) throw error;
+    io.stderr(`${tool}: ${(error as Error).message}\nSee: npm run ${tool} -- --help\n`);
+    return EXIT.error;
+  }
+}
+
 /** SDK client settings from --region and --profile (the default chain when absent). */
 export function clientOptions(options: { readonly region?: string; readonly profile?: string }) {
   return {

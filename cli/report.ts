@@ -6,7 +6,7 @@
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, runAsProcess, UsageError, type CliIo } from './common.ts';
+import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, parseOrExit, runAsProcess, UsageError, type CliIo } from './common.ts';
 import { readNotifications, type CollectedNotifications } from './report/notifications.ts';
 import { readAccount, readAccountScope, readAggregator, ReadError, type ReadOutcome, type RuleRef } from './report/read-results.ts';
 import { renderHtml } from './report/render-html.ts';
@@ -52,21 +52,8 @@ export interface ReportDependencies {
 }
 
 export async function runReport(argv: readonly string[], io: CliIo, deps: ReportDependencies = {}): Promise<number> {
-  let options: ReportOptions;
-  try {
-    const parsed = parseReportArgs(argv);
-    if (parsed === 'help') {
-      io.stdout(`${USAGE}\n`);
-      return EXIT.compliant;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`report: ${error.message}\nSee: npm run report -- --help\n`);
-      return EXIT.error;
-    }
-    throw error;
-  }
+  const options = parseOrExit('report', USAGE, io, () => parseReportArgs(argv));
+  if (typeof options === 'number') return options;
 
   let notifications: CollectedNotifications | undefined;
   if (options.notifications !== undefined) {

@@ -8,7 +8,7 @@ import { annotate } from '../functions/shared/annotation.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
-import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, runAsProcess, UsageError, type CliIo } from './common.ts';
+import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, parseOrExit, runAsProcess, UsageError, type CliIo } from './common.ts';
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
 
@@ -44,21 +44,8 @@ interface ScanOptions {
 }
 
 export async function runScan(argv: readonly string[], io: CliIo): Promise<number> {
-  let options: ScanOptions;
-  try {
-    const parsed = parseScanArgs(argv);
-    if (parsed === 'help') {
-      io.stdout(`${USAGE}\n`);
-      return EXIT.compliant;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidParametersError) {
-      io.stderr(`scan: ${error.message}\nSee: npm run scan -- --help\n`);
-      return EXIT.error;
-    }
-    throw error;
-  }
+  const options = parseOrExit('scan', USAGE, io, () => parseScanArgs(argv), (error) => error instanceof InvalidParametersError);
+  if (typeof options === 'number') return options;
 
   const ec2 = new EC2Client(clientOptions(options));
   const rows: ScanRow[] = [];

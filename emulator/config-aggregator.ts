@@ -1,6 +1,6 @@
 import { AwsError } from './errors.ts';
 import { SnapshotPager } from './paging.ts';
-import type { ComplianceType, StoredEvaluation } from './config.ts';
+import { evaluationResultWire, type ComplianceType, type StoredEvaluation } from './config.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -129,23 +129,7 @@ export class ConfigAggregatorService {
         .map((r) => ({ ...r, accountId, region })),
     );
     return {
-      AggregateEvaluationResults: page.map((e) => ({
-        EvaluationResultIdentifier: {
-          EvaluationResultQualifier: {
-            ConfigRuleName: e.configRuleName,
-            ResourceType: e.resourceType,
-            ResourceId: e.resourceId,
-            EvaluationMode: 'DETECTIVE',
-          },
-          OrderingTimestamp: e.orderingTimestamp.getTime() / 1000,
-        },
-        ComplianceType: e.complianceType,
-        ResultRecordedTime: e.resultRecordedTime.getTime() / 1000,
-        ConfigRuleInvokedTime: e.configRuleInvokedTime.getTime() / 1000,
-        ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
-        AccountId: e.accountId,
-        AwsRegion: e.region,
-      })),
+      AggregateEvaluationResults: page.map((e) => ({ ...evaluationResultWire(e), AccountId: e.accountId, AwsRegion: e.region })),
       ...(nextToken === undefined ? {} : { NextToken: nextToken }),
     };
   }

@@ -233,21 +233,7 @@ export class ConfigService {
       ({ page, nextToken: next } = this.#pager.first(matching, limit));
     }
     const output: JsonObject = {
-      EvaluationResults: page.map((e) => ({
-        EvaluationResultIdentifier: {
-          EvaluationResultQualifier: {
-            ConfigRuleName: e.configRuleName,
-            ResourceType: e.resourceType,
-            ResourceId: e.resourceId,
-            EvaluationMode: 'DETECTIVE',
-          },
-          OrderingTimestamp: epochSeconds(e.orderingTimestamp),
-        },
-        ComplianceType: e.complianceType,
-        ResultRecordedTime: epochSeconds(e.resultRecordedTime),
-        ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
-        ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
-      })),
+      EvaluationResults: page.map(evaluationResultWire),
     };
     if (next !== undefined) output['NextToken'] = next;
     return output;
@@ -362,6 +348,25 @@ function parseTimestamp(value: unknown): Date | undefined {
     return Number.isNaN(date.getTime()) ? undefined : date;
   }
   return undefined;
+}
+
+/** A stored result as the Config API returns it (`EvaluationResult`, epoch-second timestamps). */
+export function evaluationResultWire(e: StoredEvaluation): JsonObject {
+  return {
+    EvaluationResultIdentifier: {
+      EvaluationResultQualifier: {
+        ConfigRuleName: e.configRuleName,
+        ResourceType: e.resourceType,
+        ResourceId: e.resourceId,
+        EvaluationMode: 'DETECTIVE',
+      },
+      OrderingTimestamp: epochSeconds(e.orderingTimestamp),
+    },
+    ComplianceType: e.complianceType,
+    ResultRecordedTime: epochSeconds(e.resultRecordedTime),
+    ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
+    ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
+  };
 }
 
 function evaluationResultJson(e: StoredEvaluation): EvaluationResultJson {

@@ -1,15 +1,8 @@
 // The organization-wide view: infra/organization.yaml's optional AWS Config aggregator.
 import { describe, expect, it } from 'vitest';
-import { Evaluator, loadTemplate, props, resource } from './templates.ts';
+import { Evaluator, loadTemplate, ORGANIZATION_REQUIRED_PARAMETERS as REQUIRED, props, resource } from './templates.ts';
 
 const organization = loadTemplate('organization');
-const REQUIRED = {
-  TemplateURL: 'https://artifacts-us-east-1.s3.us-east-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
-  TargetOrganizationalUnitIds: 'ou-abcd-12345678',
-  TargetRegions: 'us-east-1',
-  ArtifactBucketPrefix: 'artifacts',
-  ArtifactVersion: '1.0.0',
-};
 
 function aggregatorUnder(parameters: Record<string, string>) {
   const evaluator = new Evaluator(organization, { ...REQUIRED, ...parameters });

@@ -82,10 +82,11 @@ describe('npm run report -- --aggregator', () => {
   // Over a thousand account/region pairs take seconds to read: one run, checked for both outputs.
   const orgHtml = join(dir, 'nested', 'org.html');
   let run: Awaited<ReturnType<typeof report>>;
+  // About 1,100 calls: seconds alone, much longer on a loaded machine.
   beforeAll(async () => {
     emulator.resetCalls();
     run = await report('--aggregator', 'org', '--format', 'json', '--html', orgHtml);
-  });
+  }, 180_000);
 
   it('reads every account and region, paging both aggregate calls, and exits 1 on findings', () => {
     const { code, stdout, stderr } = run;

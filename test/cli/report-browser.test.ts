@@ -20,7 +20,7 @@ beforeAll(() => {
   const match = /^HTML report of this fleet: (.+\.html)$/m.exec(demo.stdout);
   expect(match, 'npm run demo prints the report path').not.toBeNull();
   htmlFile = match![1]!;
-}, 600_000);
+}, 1_200_000);
 
 describe('the demo fleet HTML report in headless Chromium', () => {
   it('renders every section and chart, loads nothing and logs no error', async (context) => {

@@ -288,3 +288,19 @@ function aReport(): RemediationReport {
     generatedAt: '2026-12-03T07:00:00.000Z',
   };
 }
+
+describe('report as a process', () => {
+  it('says how to provide credentials when there are none, and exits 2', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const home = mkdtempSync(join(tmpdir(), 'report-home-'));
+    const result = spawnSync(process.execPath, ['cli/report.ts', '--account', '--region', 'us-east-1'], {
+      encoding: 'utf8',
+      // No credentials anywhere: empty HOME, no keys, no instance metadata to fall back on.
+      env: { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: emulator.url },
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('report: no AWS credentials found');
+    expect(result.stdout).toBe('');
+  });
+});

@@ -65,6 +65,7 @@ export async function runReport(argv: readonly string[], io: CliIo, deps: Report
     }
     io.stderr(`report: ${notifications.notifications.length} notification(s) read from ${options.notifications}\n`);
     for (const { line, reason } of notifications.unreadable.slice(0, 5)) io.stderr(`report: ${options.notifications}:${line} skipped: ${reason}\n`);
+    if (notifications.unreadable.length > 5) io.stderr(`report: ${notifications.unreadable.length - 5} more line(s) of ${options.notifications} skipped\n`);
   }
 
   const rules: RuleRef[] = [
@@ -144,7 +145,7 @@ function parseReportArgs(argv: readonly string[]): ReportOptions | 'help' {
 }
 
 function explainReadError(error: unknown, options: ReportOptions): string {
-  if (!(error instanceof ReadError)) return explainAwsError(error, { action: 'config', needs: '' });
+  if (!(error instanceof ReadError)) return `${(error as Error).name}: ${(error as Error).message}`;
   const cause = error.cause as Error;
   if (cause.name === 'NoSuchConfigurationAggregatorException' && options.mode.kind === 'aggregator') {
     return (

@@ -36,8 +36,6 @@ export interface ReadOutcome {
   readonly results: readonly RuleResult[];
   /** Rules with no results anywhere (a sources rule not deployed, or nothing evaluated yet). */
   readonly rulesWithoutResults: readonly string[];
-  /** Account and region pairs read. */
-  readonly sources: number;
 }
 
 /** An AWS call that failed, with what was being read: the CLI turns it into one clear line. */
@@ -92,7 +90,7 @@ export async function readAggregator(
     if (done % 25 === 0 || done === pairs.length) progress(`${done}/${pairs.length} account/region pair(s) read, ${results.length} result(s)`);
   });
   const withResults = new Set(pairs.map((p) => p.rule.name));
-  return { results, rulesWithoutResults: rules.filter((r) => !withResults.has(r.name)).map((r) => r.name), sources: new Set(pairs.map((p) => `${p.accountId}/${p.region}`)).size };
+  return { results, rulesWithoutResults: rules.filter((r) => !withResults.has(r.name)).map((r) => r.name) };
 }
 
 export interface AccountScope {
@@ -141,7 +139,7 @@ export async function readAccount(
     if (results.length === before) rulesWithoutResults.push(rule.name);
     progress(`rule ${rule.name}: ${results.length - before} result(s)`);
   }
-  return { results, rulesWithoutResults, sources: 1 };
+  return { results, rulesWithoutResults };
 }
 
 function toResult(result: EvaluationResult, rule: RuleRef, accountId: string, region: string): RuleResult {

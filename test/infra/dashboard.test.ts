@@ -111,6 +111,7 @@ describe.each([
         'EksImdsGuard:Evaluations',
         'EksImdsGuard:SweepInstances',
         'EksImdsGuard:StaleResultsCleaned',
+        'EksImdsGuard:UnchangedResultsSkipped',
         'EksImdsGuard:Remediations',
         'EksImdsGuard:SecondsToCompliant',
         'AWS/Lambda:Errors',
@@ -127,7 +128,10 @@ describe.each([
     const declared = FUNCTIONS.map((fn) => new Evaluator(template, { RuleName: 'imds', ArtifactBucketPrefix: 'a', ArtifactVersion: '1' }).value(props(template, fn.samResource)['FunctionName']!));
     expect(functionNames.sort()).toEqual([...declared].sort());
     // The queue is named by CloudFormation; the dashboard reads its name from the resource.
-    expect(metrics.find((m) => m.namespace === 'AWS/SQS')?.dimensions).toEqual({ QueueName: '<RemediationFailureQueue.QueueName>' });
+    expect(metrics.filter((m) => m.namespace === 'AWS/SQS').map((m) => m.dimensions)).toEqual([
+      { QueueName: '<RemediationFailureQueue.QueueName>' },
+      { QueueName: '<RemediationQueue.QueueName>' },
+    ]);
   });
 
   it('is valid JSON with every widget inside the 24-column grid', () => {

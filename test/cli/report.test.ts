@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runReport } from '../../cli/report.ts';
+import { runWithoutCredentials } from './without-credentials.ts';
 import { renderNotification, type RemediationReport } from '../../functions/remediate-imds/notification.ts';
 import { startEmulator, type Emulator, type SeededEvaluation } from '../../emulator/index.ts';
 
@@ -290,15 +291,8 @@ function aReport(): RemediationReport {
 }
 
 describe('report as a process', () => {
-  it('says how to provide credentials when there are none, and exits 2', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const home = mkdtempSync(join(tmpdir(), 'report-home-'));
-    const result = spawnSync(process.execPath, ['cli/report.ts', '--account', '--region', 'us-east-1'], {
-      encoding: 'utf8',
-      // No credentials anywhere: empty HOME, no keys, no instance metadata to fall back on.
-      env: { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: emulator.url },
-      timeout: 60_000,
-    });
+  it('says how to provide credentials when there are none, and exits 2', () => {
+    const result = runWithoutCredentials('cli/report.ts', ['--account', '--region', 'us-east-1'], emulator.url);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('report: no AWS credentials found');
     expect(result.stdout).toBe('');

@@ -220,7 +220,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
       return reported(failedReport({ ...nodeReport, drift }, failure));
     }
   }
-  const plan = planChange(current, assessment, imdsv1);
+  const plan = planChange(assessment, imdsv1);
   const guard: Imdsv1GuardReport = {
     enabled: config.imdsv1Guard,
     lookbackHours: config.imdsv1LookbackHours,
@@ -301,7 +301,7 @@ function reportFromLedger(
   let actionsRequired: readonly string[] = [];
   if (assessment.kind === 'act') {
     // The guard's finding from the ledger: no CloudWatch call, and the same decision as then.
-    const plan = planChange(instance, assessment, ledger.imdsv1);
+    const plan = planChange(assessment, ledger.imdsv1);
     if (plan.changes.length > 0) return undefined;
     actionsRequired = plan.actionsRequired;
   }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build.ts';
+import { arnLike } from './iam-conditions.ts';
 import { Evaluator, isObject, loadTemplate, props, resources, section, walk } from './templates.ts';
 import type { Json, JsonObject, TemplateName } from './templates.ts';
 
@@ -50,12 +51,6 @@ function policyStatements(evaluator: Evaluator, template: JsonObject): { id: str
 function principals(statement: Statement): { aws: string[]; service: string[] } {
   if (statement.Principal === '*') return { aws: ['*'], service: [] };
   return { aws: list(statement.Principal.AWS), service: list(statement.Principal.Service) };
-}
-
-/** IAM's ArnLike: "*" any run of characters, "?" one character, case-sensitive. */
-function arnLike(pattern: string, arn: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`).test(arn);
 }
 
 describe.each(Object.entries(SINGLE_ACCOUNT))('%s', (name, parameters) => {

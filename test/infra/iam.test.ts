@@ -87,7 +87,7 @@ const SCENARIOS = {
 } as const;
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwner: '444455556666', EvaluateCodeSha256: 'a'.repeat(64), RemediateCodeSha256: 'b'.repeat(64) };
 
 describe.each(FUNCTIONS)('$name', (fn) => {
   it('makes AWS calls the source shows (derived by following imports from the handler)', () => {

@@ -22,13 +22,12 @@ const POLICY_PROPERTY: Record<string, string> = {
   'AWS::SQS::QueuePolicy': 'PolicyDocument',
 };
 
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwner: '444455556666', EvaluateCodeSha256: 'a'.repeat(64), RemediateCodeSha256: 'b'.repeat(64) };
 const ORGANIZATION_REQUIRED = {
   TemplateURL: 'https://artifacts-eu-west-1.s3.eu-west-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
   TargetOrganizationalUnitIds: 'ou-abcd-12345678',
   TargetRegions: 'eu-west-1',
-  ArtifactBucketPrefix: 'artifacts',
-  ArtifactVersion: '1.0.0',
+  ...MEMBER_ARTIFACTS,
 };
 const CENTRAL = { ...ORGANIZATION_REQUIRED, CreateCentralTopic: 'true', OrganizationId: 'o-abcdefghij' };
 const SINGLE_ACCOUNT: Partial<Record<TemplateName, Record<string, string>>> = {

@@ -7,6 +7,7 @@ import { ConfigService, type ComplianceChangeEvent, type StoredEvaluation } from
 import { Counter } from './counter.ts';
 import { Ec2Service, type MetadataChange } from './ec2.ts';
 import { AwsError } from './errors.ts';
+import { EventsService, type PutEvent } from './events.ts';
 import { Faults } from './faults.ts';
 import type { Instance, InstanceSpec, InstanceStateName } from './instance.ts';
 import {
@@ -33,7 +34,7 @@ export interface EmulatorOptions {
 const OPTION_KEYS: ReadonlySet<string> = new Set(['port', 'accountId', 'region', 'applyDelayMs']);
 
 /**
- * One loopback endpoint for EC2, Config, SNS and CloudWatch. Point SDK clients at `url` (or set
+ * One loopback endpoint for EC2, Config, SNS, CloudWatch and EventBridge. Point SDK clients at `url` (or set
  * `AWS_ENDPOINT_URL`); the service is told apart by `X-Amz-Target` for the JSON protocols and
  * by the SigV4 credential scope for the query protocols.
  */
@@ -47,6 +48,7 @@ export class Emulator {
   readonly config: ConfigService;
   readonly sns: SnsService;
   readonly cloudwatch: CloudWatchService;
+  readonly eventBridge: EventsService;
   readonly faults = new Faults();
 
   /** Every request that named a known operation, whatever its outcome. */
@@ -70,6 +72,7 @@ export class Emulator {
     this.config = new ConfigService({ accountId: options.accountId, region: options.region });
     this.sns = new SnsService({ accountId: options.accountId, region: options.region });
     this.cloudwatch = new CloudWatchService();
+    this.eventBridge = new EventsService({ accountId: options.accountId, region: options.region });
   }
 
   /** Environment for a process under test that builds its own SDK clients. */
@@ -154,6 +157,11 @@ export class Emulator {
     return this.sns.published(topicArn);
   }
 
+  /** Events sent with PutEvents (any bus), optionally of one source. */
+  putEvents(source?: string): PutEvent[] {
+    return this.eventBridge.events(source);
+  }
+
   /** Seeds the `AWS/EC2` `MetadataNoToken` metric: IMDSv1 calls seen on the instance. */
   setImdsV1Calls(instanceId: string, count: number, at?: Date): void {
     this.cloudwatch.setInstanceMetric(instanceId, 'MetadataNoToken', count, at);
@@ -219,7 +227,8 @@ export class Emulator {
           return undefined;
       }
     }
-    const op = service === 'cloudwatch' ? this.cloudwatch.operations[operation] : undefined;
+    const operations = service === 'cloudwatch' ? this.cloudwatch.operations : service === 'events' ? this.eventBridge.operations : {};
+    const op = operations[operation];
     return op === undefined ? undefined : () => jsonAnswer(service, op(input), requestId);
   }
 }

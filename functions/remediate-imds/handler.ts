@@ -1,5 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -11,6 +12,7 @@ import { NotificationDeliveryError, remediateEvent, type RemediationResult } fro
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
+const events = new EventBridgeClient(CLIENT_DEFAULTS);
 // In the topic's region, which may differ from the function's (a central topic): created with
 // the configuration, once.
 let sns: SNSClient | undefined;
@@ -28,6 +30,7 @@ export async function handler(event: unknown, context: Context): Promise<Remedia
       ec2,
       cloudwatch,
       sns,
+      events,
       config,
       accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
       logger,

@@ -1,5 +1,6 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RemediationConfig } from '../../functions/remediate-imds/config.ts';
@@ -11,6 +12,7 @@ import { ACCOUNT, aConfig, REGION } from './builders.ts';
 export const ec2Mock = mockClient(EC2Client);
 export const cloudwatchMock = mockClient(CloudWatchClient);
 export const snsMock = mockClient(SNSClient);
+export const eventsMock = mockClient(EventBridgeClient);
 
 export const START = Date.parse('2026-11-20T09:15:10Z');
 
@@ -18,6 +20,8 @@ export function resetMocks(): void {
   ec2Mock.reset();
   cloudwatchMock.reset();
   snsMock.reset();
+  eventsMock.reset();
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '6f0c2f4e-0000-4000-8000-000000000001' }] });
   cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Label: 'MetadataNoToken', Datapoints: [] });
   snsMock.on(PublishCommand).resolves({ MessageId: 'b1c2d3e4-0000-4000-8000-000000000001' });
 }
@@ -44,6 +48,7 @@ export function aHarness(options: { config?: RemediationConfig; remainingMs?: nu
     ec2: new EC2Client({ region: REGION }),
     cloudwatch: new CloudWatchClient({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
+    events: new EventBridgeClient({ region: REGION }),
     config: options.config ?? aConfig({ REMEDIATION_MODE: 'enforce' }),
     accountId: ACCOUNT,
     logger: options.logger ?? silentLogger,

@@ -108,10 +108,11 @@ describe('infra/organization.yaml', () => {
       ExistingTopicArn: 'arn:aws:sns:us-east-1:444455556666:findings',
       ExistingTopicKmsKeyArn: 'arn:aws:kms:us-east-1:444455556666:key/0b0e1f6c-2f5e-4a55-9d1e-3d2b1c0a9f88',
       CodeSigningProfileVersionArn: 'arn:aws:signer:us-east-1:444455556666:/signing-profiles/imds_guard/a1B2c3D4e5',
+      CentralEventBusArn: 'arn:aws:events:us-east-1:444455556666:event-bus/reports',
     };
     expect(passedKeys(filled)).toEqual(all);
     // Empty optional values are left out so the member default applies.
-    const omitted = ['ClusterNames', 'CodeSigningProfileVersionArn', 'ExistingTopicArn', 'ExistingTopicKmsKeyArn', 'MaxHopLimit', 'NotificationEmail'];
+    const omitted = ['CentralEventBusArn', 'ClusterNames', 'CodeSigningProfileVersionArn', 'ExistingTopicArn', 'ExistingTopicKmsKeyArn', 'MaxHopLimit', 'NotificationEmail'];
     expect(passedKeys(REQUIRED)).toEqual(all.filter((k) => !omitted.includes(k)));
   });
 
@@ -121,6 +122,7 @@ describe('infra/organization.yaml', () => {
     ) as { ParameterKey: string; ParameterValue: string }[];
     expect(evaluated).toContainEqual({ ParameterKey: 'ExistingTopicArn', ParameterValue: '<CentralTopic>' });
     expect(evaluated).toContainEqual({ ParameterKey: 'ExistingTopicKmsKeyArn', ParameterValue: '<CentralTopicKey.Arn>' });
+    expect(evaluated).toContainEqual({ ParameterKey: 'CentralEventBusArn', ParameterValue: '<CentralEventBus.Arn>' });
   });
 
   it('is a service-managed, auto-deploying StackSet', () => {

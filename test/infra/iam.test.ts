@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
 import { assessInstance, planChange } from '../../functions/remediate-imds/plan.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/remediator.ts';
 import { parseRuleParameters } from '../../functions/shared/parameters.ts';
 import { FUNCTIONS } from '../../scripts/build.ts';
 import { managedNodeTags } from '../builders/config-item.ts';
@@ -261,7 +262,12 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s cannot weaken I
     expect(modifyAllowed({}, FIX, outside)).toBe(false);
     expect(allows({}, 'ec2:ModifyInstanceMetadataOptions', modifyContext(FIX, undefined))).toBe(false);
     for (const action of deriveAwsCalls(FUNCTIONS.find((f) => f.samResource === 'RemediateFunction')!.entry).actions) {
-      const context = { ...modifyContext(FIX, FUNCTION_ARN), 'aws:TagKeys': LEDGER_TAG_KEY };
+      const context = {
+        ...modifyContext(FIX, FUNCTION_ARN),
+        'aws:TagKeys': LEDGER_TAG_KEY,
+        'events:source': REPORT_EVENT.source,
+        'events:detail-type': REPORT_EVENT.detailType,
+      };
       expect(allows({}, action, context), action).toBe(true);
       expect(allows({}, action, { ...context, 'lambda:SourceFunctionArn': outside }), action).toBe(false);
     }
@@ -275,5 +281,45 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s cannot weaken I
       return condition?.ArnEquals?.['lambda:SourceFunctionArn'] ?? [];
     });
     expect(new Set(arns)).toEqual(new Set([`arn:aws:lambda:eu-west-1:111122223333:function:${name}`]));
+  });
+});
+
+describe.each(Object.entries(TEMPLATES))('reports forwarded to a central bus in %s', (_file, template) => {
+  const BUS = 'arn:aws:events:eu-west-1:999988887777:event-bus/eks-imds-guard-reports';
+  const parameters = { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', ExistingTopicArn: 'arn:aws:sns:eu-west-1:999988887777:central', CentralEventBusArn: BUS };
+  const evaluator = new Evaluator(template, parameters);
+  const statements = roleStatements(template, 'RemediateFunction', evaluator);
+
+  it('gives the function no topic and no right to publish to one: reports leave only as events', () => {
+    const environment = evaluator.value(props(template, 'RemediateFunction')['Environment']!) as { Variables: Record<string, string> };
+    expect(environment.Variables).not.toHaveProperty('TOPIC_ARN');
+    expect(allowedActions(statements)).not.toContain('sns:Publish');
+    expect(allowedActions(statements)).not.toContain('kms:Decrypt');
+  });
+
+  it('lets the function put only its report events, on its own default bus', () => {
+    const puts = statements.filter((s) => s.Effect === 'Allow' && list(s.Action).includes('events:PutEvents'));
+    expect(puts.flatMap((s) => list(s.Resource))).toEqual(['arn:aws:events:eu-west-1:111122223333:event-bus/default']);
+    expect(puts[0]!.Condition).toMatchObject({ StringEquals: { 'events:source': REPORT_EVENT.source, 'events:detail-type': REPORT_EVENT.detailType } });
+  });
+
+  it('forwards exactly those events, from this account, to the central bus with a role that may only put there', () => {
+    expect(evaluator.exists('ReportForwardRule')).toBe(true);
+    const rule = evaluator.value(props(template, 'ReportForwardRule') as JsonObject) as JsonObject;
+    expect(rule['EventPattern']).toEqual({
+      source: [REPORT_EVENT.source],
+      'detail-type': [REPORT_EVENT.detailType],
+      account: ['111122223333'],
+      detail: { configRuleName: ['eks-imds-guard'] },
+    });
+    expect(rule['Targets']).toEqual([{ Id: 'central-event-bus', Arn: BUS, RoleArn: '<ReportForwardRole.Arn>' }]);
+    const role = evaluator.value(props(template, 'ReportForwardRole') as JsonObject) as unknown as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
+    expect(role.Policies.flatMap((p) => p.PolicyDocument.Statement)).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: BUS }]);
+  });
+
+  it('keeps publishing to the topic when no central bus is given', () => {
+    const local = new Evaluator(template, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true' });
+    expect(local.exists('ReportForwardRule')).toBe(false);
+    expect(allowedActions(roleStatements(template, 'RemediateFunction', local))).toContain('sns:Publish');
   });
 });

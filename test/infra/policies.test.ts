@@ -83,18 +83,18 @@ describe.each(Object.entries(SINGLE_ACCOUNT))('%s', (name, parameters) => {
     expect(new Set(keyServices)).toEqual(publishers);
   });
 
-  it('names the remediation role, and no other role, within IAM\'s 64 characters', () => {
+  it('names the remediation and report forwarding roles, and no other role, within IAM\'s 64 characters', () => {
     const named = Object.entries(resources(template))
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties?.['RoleName'] !== undefined)
       .map(([id]) => id);
-    expect(named).toEqual(['RemediateFunctionRole']);
+    expect(named.sort()).toEqual(['RemediateFunctionRole', 'ReportForwardRole']);
     // The longest RuleName the parameter allows, in a 16-character region (the longest today have 15).
     const pattern = new RegExp(`^(?:${String((section(template, 'Parameters')['RuleName'] as JsonObject)['AllowedPattern'])})$`, 'u');
     const longest = Math.max(...Array.from({ length: 100 }, (_, n) => n + 1).filter((n) => pattern.test('a'.repeat(n))));
-    const roleName = new Evaluator(template, { ...parameters, RuleName: 'a'.repeat(longest) }, { 'AWS::Region': 'xx-abcdefghij-1' }).value(
-      props(template, 'RemediateFunctionRole')['RoleName']!,
-    );
-    expect(String(roleName).length).toBeLessThanOrEqual(64);
+    const longestNames = new Evaluator(template, { ...parameters, RuleName: 'a'.repeat(longest) }, { 'AWS::Region': 'xx-abcdefghij-1' });
+    for (const id of named) expect(String(longestNames.value(props(template, id)['RoleName']!)).length, id).toBeLessThanOrEqual(64);
+    // EventBridge rule names stop at 64 characters too.
+    expect(String(longestNames.value(props(template, 'ReportForwardRule')['Name']!)).length).toBeLessThanOrEqual(64);
   });
 
   it('says how fast findings drain as the reserved concurrency allows', () => {

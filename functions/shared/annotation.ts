@@ -1,16 +1,10 @@
-import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
+import { fixCommand, type Judgement } from './judge.ts';
+import { CHECK_LABELS as LABELS } from './metadata-checks.ts';
 
 /** AWS Config refuses annotations longer than this. */
 export const MAX_ANNOTATION_LENGTH = 256;
 // ASCII, so the limit holds whether Config counts characters or UTF-8 bytes of an ASCII text.
 const CUT_MARKER = '...';
-
-const LABELS: Record<CheckResult['check'], string> = {
-  httpTokens: 'HttpTokens',
-  hopLimit: 'HopLimit',
-  httpEndpoint: 'HttpEndpoint',
-  instanceProfile: 'InstanceProfile',
-};
 
 /**
  * One line for AWS Config: each failing check as actual vs expected, then the exact fix
@@ -44,7 +38,8 @@ export function annotate(judgement: Judgement): string {
   return withFix.length <= MAX_ANNOTATION_LENGTH ? withFix : fit(body);
 }
 
-function fit(text: string): string {
+/** Cuts a text to Config's limit, ending a cut text with an ASCII marker. */
+export function fit(text: string): string {
   if (text.length <= MAX_ANNOTATION_LENGTH) return text;
   let cut = text.slice(0, MAX_ANNOTATION_LENGTH - CUT_MARKER.length);
   // Never leave half of a surrogate pair (a tag value may hold any Unicode character).

@@ -1,17 +1,12 @@
 import { fit, MAX_ANNOTATION_LENGTH } from '../annotation.ts';
-import type { ComplianceType } from '../judge.ts';
+import type { Verdict } from '../config-rule/rule.ts';
 
 export const AUTO_SCALING_GROUP = 'AWS::AutoScaling::AutoScalingGroup';
 export const LAUNCH_TEMPLATE = 'AWS::EC2::LaunchTemplate';
 export const ACCOUNT = 'AWS::::Account';
 
-/** What every source judgement ends in: one AWS Config result (the shared protocol's Verdict shape). */
-export interface SourceJudgement {
-  readonly resourceType: string;
-  readonly resourceId: string;
-  readonly compliance: ComplianceType;
-  readonly annotation: string;
-}
+/** What every source judgement ends in: one AWS Config result. */
+export type SourceJudgement = Verdict;
 
 /**
  * The annotation of a failing source: who owns it, what fails, and the fix. The fix is the point

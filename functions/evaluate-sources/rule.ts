@@ -75,6 +75,7 @@ export function createSourcesRule(deps: SourcesRuleDeps): ConfigRule<RuleParamet
     async *sweep(params) {
       const read = reader();
       yield [await judgeAccount(params, read)];
+      await read.preloadLaunchedVersions();
       for await (const page of read.groupPages()) {
         const nodeGroups = page.filter((group) => groupNode(group, params) !== undefined);
         yield await Promise.all(nodeGroups.map((group) => judgeGroup(group, params, read)));

@@ -10,7 +10,7 @@
  *     and .overrides[].launchTemplateSpecification, launchConfigurationName, instances[])
  * Tags travel as the item's `tags` map, as for every resource type.
  */
-import { ACCOUNT_ID, CAPTURE_TIME, REGION } from './config-item.ts';
+import { ACCOUNT_ID, anEvent, CAPTURE_TIME, REGION, type EventShape } from './config-item.ts';
 
 export interface LaunchTemplateItemShape {
   id?: string;
@@ -145,4 +145,18 @@ export function anAutoScalingGroupItem(shape: GroupItemShape = {}) {
         },
     supplementaryConfiguration: {},
   };
+}
+
+/** A change notification carrying one of the items above, as AWS Config invokes the sources rule. */
+export function aSourceChangeEvent(item: { resourceType: string }, shape: EventShape = {}) {
+  return anEvent(
+    {
+      configurationItemDiff: null,
+      configurationItem: item,
+      notificationCreationTime: '2026-11-27T10:15:31.000Z',
+      messageType: 'ConfigurationItemChangeNotification',
+      recordVersion: '1.3',
+    },
+    { ...shape },
+  );
 }

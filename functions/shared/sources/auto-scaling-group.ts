@@ -110,10 +110,11 @@ function judgeGroupLaunch(launch: GroupLaunch, account: AccountDefaults, params:
 
 function describeGroup(node: EksNode, groupName: string): string {
   switch (node.kind) {
+    // The group's own name is the evaluation's resource id: the annotation names the node group.
     case 'managed-node-group':
-      return `managed node group ${node.group ?? '(unknown)'} (ASG ${groupName})`;
+      return `managed node group ${node.group ?? '(unknown)'}`;
     case 'eksctl':
-      return `eksctl node group ${node.group ?? '(unknown)'} (ASG ${groupName})`;
+      return `eksctl node group ${node.group ?? '(unknown)'}`;
     default:
       return `ASG ${groupName}`;
   }
@@ -138,7 +139,7 @@ export function groupFix(node: EksNode, groupName: string, launch: GroupLaunch, 
   if (node.kind === 'managed-node-group') {
     return [
       `Fix: new version of your launch template with ${options}, then ${nodegroupUpdateCommand(node.cluster, node.group)}`,
-      `Fix: ${nodegroupUpdateCommand(node.cluster, node.group)} with ${options}`,
+      `Fix: new version, ${describeFixedOptions(fixed)}; aws eks update-nodegroup-version --cluster-name ${node.cluster ?? '<cluster>'} --nodegroup-name ${node.group ?? '<nodegroup>'}`,
     ];
   }
   if (launch.kind === 'launch-configuration') {

@@ -152,13 +152,17 @@ export class SourceReader {
   }
 
   /**
-   * Every launch template, a page at a time. The versions a launcher uses are read ahead in bulk:
-   * DescribeLaunchTemplateVersions with `$Default` or `$Latest` and no template describes that
-   * version of every template in the region, so a sweep costs a few pages, not a call per template.
+   * Reads ahead, in bulk, the versions launches use: DescribeLaunchTemplateVersions with
+   * `$Default` or `$Latest` and no template describes that version of every template in the
+   * region, so a sweep costs a few pages, not a call per template or group.
    */
-  async *templatePages(): AsyncGenerator<LaunchTemplateFacts[]> {
+  async preloadLaunchedVersions(): Promise<void> {
     await this.#preloadVersions('$Default');
     await this.#preloadVersions('$Latest');
+  }
+
+  /** Every launch template, a page at a time. */
+  async *templatePages(): AsyncGenerator<LaunchTemplateFacts[]> {
     for await (const page of paginateDescribeLaunchTemplates({ client: this.#clients.ec2 as EC2Client, pageSize: 200 }, {})) {
       yield (page.LaunchTemplates ?? []).map(templateFromSdk);
     }

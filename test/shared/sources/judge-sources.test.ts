@@ -232,7 +232,7 @@ describe('judgeAutoScalingGroup over configuration items shaped like AWS Config 
       account(),
       params,
     );
-    expect(judged.annotation).toContain('eksctl node group ng-1 (ASG old) launches launch configuration old-lc');
+    expect(judged.annotation).toContain('eksctl node group ng-1 launches launch configuration old-lc');
     expect(judged.annotation).toContain('HttpTokens optional (EC2 default)');
     expect(judged.annotation).toContain('launch configurations cannot change');
   });

@@ -17,3 +17,5 @@ export {
   type ReceivedMessage,
 } from './invocations.ts';
 export type { QueuedMessage } from './sqs.ts';
+export type { AccountMetadataDefaults, DeclaredOptions, ImageSpec, LaunchTemplate, LaunchTemplateSpec, LaunchTemplateVersionSpec, TagSpecification } from './launch-templates.ts';
+export type { AutoScalingGroup, AutoScalingGroupSpec, GroupTag, LaunchConfigurationSpec, TemplateRef } from './autoscaling.ts';

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AwsError } from './errors.ts';
 import { XmlWriter } from './xml.ts';
 
-export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs';
+export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs' | 'autoscaling';
 
 export interface HttpAnswer {
   status: number;
@@ -22,8 +22,8 @@ const JSON_TARGETS: Readonly<Record<string, ServiceName>> = {
 };
 
 /** SigV4 scope names; the query API version is the fallback for unsigned requests. */
-const QUERY_SERVICES: Readonly<Record<string, ServiceName>> = { ec2: 'ec2', sns: 'sns' };
-const QUERY_VERSIONS: Readonly<Record<string, ServiceName>> = { '2016-11-15': 'ec2', '2010-03-31': 'sns' };
+const QUERY_SERVICES: Readonly<Record<string, ServiceName>> = { ec2: 'ec2', sns: 'sns', autoscaling: 'autoscaling' };
+const QUERY_VERSIONS: Readonly<Record<string, ServiceName>> = { '2016-11-15': 'ec2', '2010-03-31': 'sns', '2011-01-01': 'autoscaling' };
 
 export function parseRequest(headers: IncomingHttpHeaders, body: string): ParsedRequest {
   const target = headers['x-amz-target'];
@@ -64,7 +64,7 @@ export function parseRequest(headers: IncomingHttpHeaders, body: string): Parsed
 }
 
 export function unknownOperation(service: ServiceName, operation: string): AwsError {
-  if (service === 'ec2' || service === 'sns') {
+  if (service === 'ec2' || service === 'sns' || service === 'autoscaling') {
     return new AwsError('InvalidAction', `The action ${operation} is not valid for this web service.`);
   }
   return new AwsError('UnknownOperationException', `Unknown operation ${operation}`);
@@ -124,9 +124,10 @@ export function errorAnswer(service: ServiceName | undefined, error: AwsError, r
         },
         body: JSON.stringify({ __type: `com.amazonaws.sqs#${error.code}`, message: error.message }),
       };
-    case 'sns': {
+    case 'sns':
+    case 'autoscaling': {
       const xml = new XmlWriter()
-        .open('ErrorResponse', 'http://sns.amazonaws.com/doc/2010-03-31/')
+        .open('ErrorResponse', service === 'sns' ? 'http://sns.amazonaws.com/doc/2010-03-31/' : 'http://autoscaling.amazonaws.com/doc/2011-01-01/')
         .open('Error')
         .leaf('Type', error.fault)
         .leaf('Code', error.code)
@@ -169,6 +170,11 @@ export function injectedError(service: ServiceName, kind: 'throttle' | 'server-e
     sns: {
       throttle: new AwsError('Throttling', 'Rate exceeded', 400),
       'server-error': new AwsError('InternalError', 'An internal error occurred.', 500),
+      unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
+    },
+    autoscaling: {
+      throttle: new AwsError('Throttling', 'Rate exceeded', 400),
+      'server-error': new AwsError('InternalFailure', 'An internal error occurred.', 500),
       unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
     },
     cloudwatch: {

@@ -1,3 +1,4 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -9,6 +10,7 @@ export interface Clients {
   config: ConfigServiceClient;
   sns: SNSClient;
   cloudwatch: CloudWatchClient;
+  autoscaling: AutoScalingClient;
 }
 
 export const fakeCredentials = { accessKeyId: 'AKIDEMULATORTEST', secretAccessKey: 'emulator-test-secret' };
@@ -20,6 +22,7 @@ export function clientsFor(emulator: Emulator, extra: { maxAttempts?: number } =
     config: new ConfigServiceClient(config),
     sns: new SNSClient(config),
     cloudwatch: new CloudWatchClient(config),
+    autoscaling: new AutoScalingClient(config),
   };
 }
 

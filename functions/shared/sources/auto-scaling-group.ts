@@ -143,7 +143,10 @@ export function groupFix(node: EksNode, groupName: string, launch: GroupLaunch, 
     ];
   }
   if (launch.kind === 'launch-configuration') {
-    return [`Fix: launch configurations cannot change: move the group to a launch template with ${options}`];
+    return [
+      `Fix: launch configurations cannot change: move the group to a launch template with ${options}`,
+      `Fix: move to a launch template with ${describeFixedOptions(fixed)}`,
+    ];
   }
   const template = launch.template as LaunchTemplateFacts;
   if (templateOwner(template).kind !== 'customer') {

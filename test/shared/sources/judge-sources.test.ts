@@ -234,7 +234,7 @@ describe('judgeAutoScalingGroup over configuration items shaped like AWS Config 
     );
     expect(judged.annotation).toContain('eksctl node group ng-1 launches launch configuration old-lc');
     expect(judged.annotation).toContain('HttpTokens optional (EC2 default)');
-    expect(judged.annotation).toContain('launch configurations cannot change');
+    expect(judged.annotation).toContain('Fix: move to a launch template with HttpTokens=required,HttpPutResponseHopLimit=2');
   });
 
   it('is NON_COMPLIANT when the version it launches does not exist', () => {

@@ -1,9 +1,13 @@
 /**
- * `npm run scan`: the rule's judgement against a real account, read-only (DescribeInstances
- * only), with the default credential chain. Exit 0 = all compliant, 1 = some non-compliant,
- * 2 = error.
+ * `npm run scan`: both rules' judgements against a real account, read-only, with the default
+ * credential chain: the nodes (DescribeInstances), then what launches them (Auto Scaling groups,
+ * launch templates, the account's IMDS defaults). Exit 0 = all compliant, 1 = some
+ * non-compliant, 2 = error.
  */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createSourcesRule } from '../functions/evaluate-sources/rule.ts';
 import { parseArgs } from 'node:util';
 import { annotate } from '../functions/shared/annotation.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
@@ -15,8 +19,12 @@ import type { ComplianceType } from '../functions/shared/judge.ts';
 
 export const USAGE = `Usage: npm run scan -- [--region R] [--profile P] [--cluster NAME]... [--format table|json] [Param=Value]...
 
-Reads every EKS node in one region (DescribeInstances only) and judges its IMDS settings
-exactly as the AWS Config rule does.
+Reads every EKS node in one region and judges its IMDS settings exactly as the AWS Config rule
+does; then the Auto Scaling groups and launch templates nodes launch from, and the account's IMDS
+defaults, as the sources rule does. Read-only: ec2:DescribeInstances, ec2:DescribeLaunchTemplates,
+ec2:DescribeLaunchTemplateVersions, ec2:DescribeImages, ec2:GetInstanceMetadataDefaults,
+autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeLaunchConfigurations,
+sts:GetCallerIdentity.
 
 Options:
   --region R        AWS region (default: AWS_REGION or the profile's region)
@@ -38,6 +46,13 @@ interface ScanRow {
   readonly instanceId: string;
   readonly cluster: string | null;
   readonly nodeKind: string | null;
+  readonly compliance: ComplianceType;
+  readonly annotation: string;
+}
+
+interface SourceRow {
+  readonly resourceType: string;
+  readonly resourceId: string;
   readonly compliance: ComplianceType;
   readonly annotation: string;
 }
@@ -70,13 +85,18 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     throw error;
   }
 
-  const ec2 = new EC2Client({
+  const clientOptions = {
     ...CLIENT_DEFAULTS,
     ...(options.region ? { region: options.region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
-  });
+  };
+  const ec2 = new EC2Client(clientOptions);
+  const autoscaling = new AutoScalingClient(clientOptions);
+  const sts = new STSClient(clientOptions);
   const rows: ScanRow[] = [];
+  const sources: SourceRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  const sourceCounts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
   try {
     for await (const page of sweepEksNodes(ec2, options.params)) {
       for (const judgement of page) {
@@ -91,17 +111,45 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
       }
       io.stderr(`scan: ${rows.length} instance(s) read\n`);
     }
+    const { Account: accountId = '' } = await sts.send(new GetCallerIdentityCommand({}));
+    const rule = createSourcesRule({ ec2, autoscaling, accountId, logger: SILENT });
+    for await (const page of rule.sweep(options.params, new Date())) {
+      for (const verdict of page) {
+        sourceCounts[verdict.compliance]++;
+        sources.push({ resourceType: verdict.resourceType, resourceId: verdict.resourceId, compliance: verdict.compliance, annotation: verdict.annotation });
+      }
+    }
+    io.stderr(`scan: ${sources.length} source(s) read\n`);
   } catch (error) {
     io.stderr(`scan: ${explainAwsError(error)}\n`);
     return 2;
   } finally {
     ec2.destroy();
+    autoscaling.destroy();
+    sts.destroy();
   }
 
   // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
-  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows };
-  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts));
-  return counts.NON_COMPLIANT > 0 ? 1 : 0;
+  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows, sourceCounts, sources };
+  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(rows, counts)}\n${renderSources(sources, sourceCounts)}`);
+  return counts.NON_COMPLIANT + sourceCounts.NON_COMPLIANT > 0 ? 1 : 0;
+}
+
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+
+const SHORT_TYPES: Readonly<Record<string, string>> = {
+  'AWS::AutoScaling::AutoScalingGroup': 'group',
+  'AWS::EC2::LaunchTemplate': 'template',
+  'AWS::::Account': 'account',
+};
+
+function renderSources(rows: readonly SourceRow[], counts: Record<ComplianceType, number>): string {
+  const table = formatTable(
+    ['SOURCE', 'ID', 'RESULT', 'DETAIL'],
+    rows.map((r) => [SHORT_TYPES[r.resourceType] ?? r.resourceType, r.resourceId, r.compliance, r.annotation]),
+  );
+  const summary = `${rows.length} source(s): ${counts.COMPLIANT} compliant, ${counts.NON_COMPLIANT} non-compliant, ${counts.NOT_APPLICABLE} not applicable`;
+  return `${table}\n\n${summary}\n`;
 }
 
 function parseScanArgs(argv: readonly string[]): ScanOptions | 'help' {
@@ -153,8 +201,8 @@ function explainAwsError(error: unknown): string {
     return `no AWS credentials found (${message}). Set AWS_PROFILE or pass --profile, run "aws sso login", or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`;
   }
   if (/region is missing/i.test(message)) return 'no AWS region: pass --region or set AWS_REGION.';
-  if (name === 'UnauthorizedOperation' || name === 'AccessDenied') {
-    return `not allowed to call ec2:DescribeInstances (${message}). The scan needs only that one read-only action.`;
+  if (name === 'UnauthorizedOperation' || name === 'AccessDenied' || name === 'AccessDeniedException') {
+    return `not allowed (${message}). The scan needs only the read-only actions listed in --help.`;
   }
   return `${name}: ${message}`;
 }

@@ -23,6 +23,7 @@ import {
 import { LaunchTemplateService, type AccountMetadataDefaults, type ImageSpec, type LaunchTemplateSpec } from './launch-templates.ts';
 import { SnsService, type PublishedMessage } from './sns.ts';
 import { SqsService } from './sqs.ts';
+import { StsService } from './sts.ts';
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -54,6 +55,7 @@ export class Emulator {
   /** Launch templates and versions, the account's IMDS defaults and AMIs (EC2 operations). */
   readonly launchTemplates: LaunchTemplateService;
   readonly autoscaling: AutoScalingService;
+  readonly sts: StsService;
   readonly faults = new Faults();
 
   /** Every request that named a known operation, whatever its outcome. */
@@ -85,6 +87,7 @@ export class Emulator {
       launch: (spec) => this.ec2.add(spec),
       templates: this.launchTemplates,
     });
+    this.sts = new StsService(options.accountId);
     this.#ec2Operations = { ...this.ec2.operations, ...this.launchTemplates.operations };
   }
 
@@ -262,7 +265,9 @@ export class Emulator {
             ? this.sns.operations
             : request.service === 'autoscaling'
               ? this.autoscaling.operations
-              : {};
+              : request.service === 'sts'
+                ? this.sts.operations
+                : {};
       const op = operations[request.operation];
       return op === undefined ? undefined : () => xmlAnswer(op(request.form, requestId), requestId);
     }

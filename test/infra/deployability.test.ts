@@ -104,7 +104,10 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
 
   it('invokes the function in no other way (no async invoke config, no EventBridge permission)', () => {
     const invokers = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::Lambda::EventInvokeConfig' || r.Type === 'AWS::Lambda::Permission');
-    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([['ConfigRulePermission', 'config.amazonaws.com']]);
+    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([
+      ['ConfigRulePermission', 'config.amazonaws.com'],
+      ['SourcesConfigRulePermission', 'config.amazonaws.com'],
+    ]);
   });
 
   it('tells the function both queue URLs', () => {

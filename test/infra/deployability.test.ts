@@ -65,14 +65,14 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     expect(targets).toEqual([{ Id: 'remediation-queue', Arn: '<RemediationQueue.Arn>', DeadLetterConfig: { Arn: '<RemediationFailureQueue.Arn>' } }]);
   });
 
-  it('lets only that rule send to the queue, over TLS', () => {
+  it('lets only the two rules (instances, sources) send to the queue, over TLS', () => {
     const document = evaluator.value(props(template, 'RemediationQueuePolicy')['PolicyDocument']!) as { Statement: JsonObject[] };
     expect(document.Statement).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
-        Condition: { ArnEquals: { 'aws:SourceArn': '<ComplianceChangeRule.Arn>' } },
+        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<SourcesComplianceChangeRule.Arn>'] } },
       }),
     );
     expect(document.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));

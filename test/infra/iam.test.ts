@@ -43,6 +43,7 @@ const WILDCARD_ONLY = new Set([
   'ec2:GetInstanceMetadataDefaults',
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeLaunchConfigurations',
+  'ec2:ModifyInstanceMetadataDefaults',
 ]);
 
 interface Statement {

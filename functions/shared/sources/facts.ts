@@ -126,6 +126,7 @@ export function versionFromSdk(version: LaunchTemplateVersion): LaunchTemplateVe
     },
     imageId: data?.ImageId,
     instanceTags: tagMap((data?.TagSpecifications ?? []).filter((s) => s.ResourceType === 'instance').flatMap((s) => s.Tags ?? [])),
+    description: version.VersionDescription,
   };
 }
 

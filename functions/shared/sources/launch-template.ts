@@ -31,6 +31,8 @@ export interface LaunchTemplateVersionFacts {
   readonly imageId: string | undefined;
   /** Tags the version puts on the instances it launches (TagSpecifications of type instance). */
   readonly instanceTags: Readonly<Record<string, string>>;
+  /** The remediation names its event here, so a retry recognises its own version. */
+  readonly description: string | undefined;
 }
 
 /** Karpenter tags every launch template it generates with the cluster and the EC2NodeClass. */

@@ -85,6 +85,7 @@ const version = (metadata: LaunchTemplateVersionFacts['metadata'], patch: Partia
   metadata,
   imageId: undefined,
   instanceTags: {},
+  description: undefined,
   ...patch,
 });
 

@@ -76,14 +76,15 @@ export function createSourcesRule(deps: SourcesRuleDeps): ConfigRule<RuleParamet
       const read = reader();
       yield [await judgeAccount(params, read)];
       await read.preloadLaunchedVersions();
-      for await (const page of read.groupPages()) {
-        const nodeGroups = page.filter((group) => groupNode(group, params) !== undefined);
-        yield await Promise.all(nodeGroups.map((group) => judgeGroup(group, params, read)));
-      }
+      // Templates first: the groups then find theirs already read.
       for await (const page of read.templatePages()) {
         const inputs = await Promise.all(page.map((template) => read.templateInput(template)));
         // Templates that launch no EKS node are none of this rule's business: not written at all.
         yield inputs.filter((input) => templateNode(input.template, input.version, params) !== undefined).map((input) => logged(judgeLaunchTemplate(input, params)));
+      }
+      for await (const page of read.groupPages()) {
+        const nodeGroups = page.filter((group) => groupNode(group, params) !== undefined);
+        yield await Promise.all(nodeGroups.map((group) => judgeGroup(group, params, read)));
       }
     },
   };

@@ -38,6 +38,8 @@ describe('the sources rule, end to end', () => {
     // One bulk page per launched-version kind, not one call per template or group.
     expect(emulator.calls.get('ec2:DescribeLaunchTemplateVersions')).toBe(2);
     expect(emulator.calls.get('ec2:GetInstanceMetadataDefaults')).toBe(1);
+    // Templates are listed once; the groups find theirs among them.
+    expect(emulator.calls.get('ec2:DescribeLaunchTemplates')).toBe(1);
   });
 
   it('says where each value comes from and who fixes it', () => {

@@ -193,7 +193,11 @@ export function templateFix(
     case 'karpenter':
       return [`Fix the EC2NodeClass, not this template: ${karpenterSnippet(fixed)}`, `Fix EC2NodeClass: ${karpenterSnippet(fixed)}`];
     case 'eks-managed-node-group':
-      return [`Owned by EKS, not edited. Fix: ${nodegroupUpdateCommand(owner.cluster, owner.nodeGroup)}`];
+      return [
+        `Owned by EKS, not edited. Fix: ${nodegroupUpdateCommand(owner.cluster, owner.nodeGroup)}`,
+        `Owned by EKS, not edited. Fix: new version of your template, then aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
+        `Owned by EKS: aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
+      ];
     case 'customer': {
       const next = template.latestVersion + 1;
       const setDefault = launched === '$Default';

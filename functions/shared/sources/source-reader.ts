@@ -161,10 +161,15 @@ export class SourceReader {
     await this.#preloadVersions('$Latest');
   }
 
-  /** Every launch template, a page at a time. */
+  /** Every launch template, a page at a time; remembered, so the groups read after them cost no call per template. */
   async *templatePages(): AsyncGenerator<LaunchTemplateFacts[]> {
     for await (const page of paginateDescribeLaunchTemplates({ client: this.#clients.ec2 as EC2Client, pageSize: 200 }, {})) {
-      yield (page.LaunchTemplates ?? []).map(templateFromSdk);
+      const templates = (page.LaunchTemplates ?? []).map(templateFromSdk);
+      for (const template of templates) {
+        this.#memo.set(`lt:${template.launchTemplateId}`, Promise.resolve(template));
+        this.#memo.set(`lt:name:${template.launchTemplateName}`, Promise.resolve(template));
+      }
+      yield templates;
     }
   }
 

@@ -155,7 +155,7 @@ describe('judgeLaunchTemplate', () => {
   it('never proposes editing a template EKS owns', () => {
     const eks = template({ tags: managedNodeGroupTags() });
     const judged = judgeLaunchTemplate({ template: eks, version: version({ httpPutResponseHopLimit: 1 }), ami: undefined, account: account() }, params);
-    expect(judged.annotation).toContain('Owned by EKS, not edited');
+    expect(judged.annotation).toContain('Owned by EKS');
     expect(judged.annotation).toContain('aws eks update-nodegroup-version --cluster-name prod --nodegroup-name ng-general');
     expect(judged.annotation).not.toContain('create-launch-template-version');
   });

@@ -2,6 +2,7 @@ import { AwsError, EmulatorUsageError } from './errors.ts';
 import { formBoolean, formInteger, formList, indexes } from './form.ts';
 import { resourceId, type IamInstanceProfile, type InstanceSpec, type MetadataOptions, type Toggle } from './instance.ts';
 import { SnapshotPager } from './paging.ts';
+import { dryRunError, invalidParameterValue, readMetadataOptions, writeMetadataOptions } from './metadata-form.ts';
 import { XmlWriter } from './xml.ts';
 
 const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -191,23 +192,12 @@ export class LaunchTemplateService {
     const ids = formList(form, 'LaunchTemplateId');
     const names = formList(form, 'LaunchTemplateName');
     const maxResults = pageSize(form, 1, 200);
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     let selected: LaunchTemplate[];
     if (ids.length > 0 || names.length > 0) {
       selected = [];
-      for (const id of ids) {
-        if (!LT_ID_PATTERN.test(id)) throw new AwsError('InvalidLaunchTemplateId.Malformed', `The specified ID '${id}' is not valid.`);
-        const template = this.#templates.get(id);
-        if (template === undefined) throw new AwsError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`);
-        selected.push(template);
-      }
-      for (const name of names) {
-        const template = [...this.#templates.values()].find((t) => t.name === name);
-        if (template === undefined) {
-          throw new AwsError('InvalidLaunchTemplateName.NotFoundException', `At least one of the launch templates specified in the request does not exist.`);
-        }
-        selected.push(template);
-      }
+      for (const id of ids) selected.push(this.#found(id, null));
+      for (const name of names) selected.push(this.#found(null, name));
     } else {
       selected = [...this.#templates.values()];
     }
@@ -226,7 +216,7 @@ export class LaunchTemplateService {
     const name = form.get('LaunchTemplateName');
     const versions = formList(form, 'LaunchTemplateVersion');
     const maxResults = pageSize(form, 1, 200);
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     let selected: { template: LaunchTemplate; version: StoredVersion }[];
     if (id === null && name === null) {
       // Without a template, only $Latest and $Default are allowed: that version of every template.
@@ -239,12 +229,7 @@ export class LaunchTemplateService {
         for (const version of template.versions) if (numbers.has(version.versionNumber)) selected.push({ template, version });
       }
     } else {
-      const template = id !== null ? this.#templates.get(id) : [...this.#templates.values()].find((t) => t.name === name);
-      if (template === undefined) {
-        throw id !== null
-          ? new AwsError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`)
-          : new AwsError('InvalidLaunchTemplateName.NotFoundException', 'At least one of the launch templates specified in the request does not exist.');
-      }
+      const template = this.#found(id, name);
       if (versions.length === 0) {
         selected = template.versions.map((version) => ({ template, version }));
       } else {
@@ -275,7 +260,7 @@ export class LaunchTemplateService {
     if (source !== null && base === undefined) {
       throw new AwsError('InvalidLaunchTemplateId.VersionNotFound', `Could not find launch template version ${source} for template ${template.id}.`);
     }
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     const data = readTemplateData(form);
     const { versionNumber: _n, createTime: _t, ...inherited } = base ?? { versionNumber: 0, createTime: new Date() };
     const version: StoredVersion = {
@@ -300,10 +285,10 @@ export class LaunchTemplateService {
       if (number === undefined || !template.versions.some((v) => v.versionNumber === number)) {
         throw new AwsError('InvalidLaunchTemplateId.VersionNotFound', `Could not find launch template version ${requested} for template ${template.id}.`);
       }
-      if (formBoolean(form, 'DryRun')) throw dryRun();
+      if (formBoolean(form, 'DryRun')) throw dryRunError();
       template.defaultVersion = number;
     } else if (formBoolean(form, 'DryRun')) {
-      throw dryRun();
+      throw dryRunError();
     }
     const xml = new XmlWriter().open('ModifyLaunchTemplateResponse', XMLNS).leaf('requestId', requestId).open('launchTemplate');
     writeTemplate(xml, template);
@@ -311,7 +296,7 @@ export class LaunchTemplateService {
   }
 
   #getInstanceMetadataDefaults(form: URLSearchParams, requestId: string): string {
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     const d = this.#defaults;
     return new XmlWriter()
       .open('GetInstanceMetadataDefaultsResponse', XMLNS)
@@ -333,13 +318,13 @@ export class LaunchTemplateService {
     const next: AccountMetadataDefaults = { ...this.#defaults };
     const tokens = form.get('HttpTokens');
     if (tokens !== null) {
-      if (!['optional', 'required', NO_PREFERENCE].includes(tokens)) throw invalidValue('HttpTokens', tokens);
+      if (!['optional', 'required', NO_PREFERENCE].includes(tokens)) throw invalidParameterValue('HttpTokens', tokens);
       if (tokens === NO_PREFERENCE) delete next.httpTokens;
       else next.httpTokens = tokens as 'optional' | 'required';
     }
     const hop = formInteger(form, 'HttpPutResponseHopLimit');
     if (hop !== undefined) {
-      if (hop !== -1 && (hop < 1 || hop > 64)) throw invalidValue('HttpPutResponseHopLimit', String(hop));
+      if (hop !== -1 && (hop < 1 || hop > 64)) throw invalidParameterValue('HttpPutResponseHopLimit', String(hop));
       if (hop === -1) delete next.httpPutResponseHopLimit;
       else next.httpPutResponseHopLimit = hop;
     }
@@ -350,7 +335,7 @@ export class LaunchTemplateService {
     ] as const) {
       const value = form.get(param);
       if (value === null) continue;
-      if (!['enabled', 'disabled', NO_PREFERENCE].includes(value)) throw invalidValue(param, value);
+      if (!['enabled', 'disabled', NO_PREFERENCE].includes(value)) throw invalidParameterValue(param, value);
       if (value === NO_PREFERENCE) delete next[field];
       else next[field] = value as Toggle;
     }
@@ -361,7 +346,7 @@ export class LaunchTemplateService {
         this.#defaults.managedExceptionMessage ?? 'The IMDS defaults of this account are managed by a declarative policy and cannot be modified.',
       );
     }
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     this.#defaults = next;
     return new XmlWriter()
       .open('ModifyInstanceMetadataDefaultsResponse', XMLNS)
@@ -373,7 +358,7 @@ export class LaunchTemplateService {
 
   #describeImages(form: URLSearchParams, requestId: string): string {
     const ids = formList(form, 'ImageId');
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     const xml = new XmlWriter().open('DescribeImagesResponse', XMLNS).leaf('requestId', requestId).open('imagesSet');
     for (const id of ids) {
       if (!/^ami-[0-9a-f]{8,17}$/.test(id)) throw new AwsError('InvalidAMIID.Malformed', `Invalid id: "${id}"`);
@@ -396,13 +381,17 @@ export class LaunchTemplateService {
     const id = form.get('LaunchTemplateId');
     const name = form.get('LaunchTemplateName');
     if (id === null && name === null) throw new AwsError('MissingParameter', 'The request must contain the parameter LaunchTemplateId or LaunchTemplateName');
+    return this.#found(id, name);
+  }
+
+  /** The template a request names by id (checked for form) or by name, or EC2's NotFound error. */
+  #found(id: string | null, name: string | null): LaunchTemplate {
+    if (id !== null && !LT_ID_PATTERN.test(id)) throw new AwsError('InvalidLaunchTemplateId.Malformed', `The specified ID '${id}' is not valid.`);
     const template = id !== null ? this.#templates.get(id) : [...this.#templates.values()].find((t) => t.name === name);
-    if (template === undefined) {
-      throw id !== null
-        ? new AwsError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`)
-        : new AwsError('InvalidLaunchTemplateName.NotFoundException', 'At least one of the launch templates specified in the request does not exist.');
-    }
-    return template;
+    if (template !== undefined) return template;
+    throw id !== null
+      ? new AwsError('InvalidLaunchTemplateId.NotFound', `The specified launch template, with template ID ${id}, does not exist.`)
+      : new AwsError('InvalidLaunchTemplateName.NotFoundException', 'At least one of the launch templates specified in the request does not exist.');
   }
 
   #require(id: string): LaunchTemplate {
@@ -432,9 +421,6 @@ function pageSize(form: URLSearchParams, min: number, max: number): number {
   return maxResults;
 }
 
-const TOKENS = new Set(['optional', 'required']);
-const TOGGLES = new Set(['enabled', 'disabled']);
-
 function readTemplateData(form: URLSearchParams): LaunchTemplateVersionSpec {
   const data: LaunchTemplateVersionSpec = {};
   const prefix = 'LaunchTemplateData.';
@@ -442,32 +428,8 @@ function readTemplateData(form: URLSearchParams): LaunchTemplateVersionSpec {
   if (image !== null) data.imageId = image;
   const type = form.get(`${prefix}InstanceType`);
   if (type !== null) data.instanceType = type;
-  const options: DeclaredOptions = {};
-  let any = false;
-  const tokens = form.get(`${prefix}MetadataOptions.HttpTokens`);
-  if (tokens !== null) {
-    if (!TOKENS.has(tokens)) throw invalidValue('HttpTokens', tokens);
-    options.httpTokens = tokens as MetadataOptions['httpTokens'];
-    any = true;
-  }
-  const hop = formInteger(form, `${prefix}MetadataOptions.HttpPutResponseHopLimit`);
-  if (hop !== undefined) {
-    if (hop < 1 || hop > 64) throw invalidValue('HttpPutResponseHopLimit', String(hop));
-    options.httpPutResponseHopLimit = hop;
-    any = true;
-  }
-  for (const [param, field] of [
-    ['HttpEndpoint', 'httpEndpoint'],
-    ['HttpProtocolIpv6', 'httpProtocolIpv6'],
-    ['InstanceMetadataTags', 'instanceMetadataTags'],
-  ] as const) {
-    const value = form.get(`${prefix}MetadataOptions.${param}`);
-    if (value === null) continue;
-    if (!TOGGLES.has(value)) throw invalidValue(param, value);
-    options[field] = value as Toggle;
-    any = true;
-  }
-  if (any) data.metadataOptions = options;
+  const options = readMetadataOptions(form, `${prefix}MetadataOptions.`);
+  if (Object.keys(options).length > 0) data.metadataOptions = options;
   const specs = indexes(form, `${prefix}TagSpecification`).map((i) => {
     const base = `${prefix}TagSpecification.${i}`;
     const tags: Record<string, string> = {};
@@ -504,18 +466,7 @@ function writeVersion(xml: XmlWriter, template: LaunchTemplate, version: StoredV
   if (version.iamInstanceProfile !== undefined) {
     xml.open('iamInstanceProfile').leaf('arn', version.iamInstanceProfile.arn).close('iamInstanceProfile');
   }
-  if (version.metadataOptions !== undefined) {
-    const o = version.metadataOptions;
-    xml
-      .open('metadataOptions')
-      .leaf('state', 'applied')
-      .leaf('httpTokens', o.httpTokens)
-      .leaf('httpPutResponseHopLimit', o.httpPutResponseHopLimit)
-      .leaf('httpEndpoint', o.httpEndpoint)
-      .leaf('httpProtocolIpv6', o.httpProtocolIpv6)
-      .leaf('instanceMetadataTags', o.instanceMetadataTags)
-      .close('metadataOptions');
-  }
+  if (version.metadataOptions !== undefined) writeMetadataOptions(xml, 'metadataOptions', { state: 'applied', ...version.metadataOptions });
   if (version.tagSpecifications !== undefined && version.tagSpecifications.length > 0) {
     xml.open('tagSpecificationSet');
     for (const spec of version.tagSpecifications) {
@@ -534,12 +485,4 @@ function writeTags(xml: XmlWriter, tags: Record<string, string>): void {
   xml.open('tagSet');
   for (const key of keys) xml.open('item').leaf('key', key).leaf('value', tags[key]).close('item');
   xml.close('tagSet');
-}
-
-function dryRun(): AwsError {
-  return new AwsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
-}
-
-function invalidValue(param: string, value: string): AwsError {
-  return new AwsError('InvalidParameterValue', `Value (${value}) for parameter ${param} is invalid.`);
 }

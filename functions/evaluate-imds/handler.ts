@@ -2,9 +2,9 @@ import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
-import { evaluateRuleEvent, type EvaluationSummary } from '../shared/config-rule/evaluator.ts';
-import { publishEvaluationMetrics } from '../shared/config-rule/metrics.ts';
-import { logger, metrics } from '../shared/telemetry.ts';
+import type { EvaluationSummary } from '../shared/config-rule/evaluator.ts';
+import { handleRuleEvent } from '../shared/config-rule/handler.ts';
+import { logger } from '../shared/telemetry.ts';
 import { createInstanceRule } from './rule.ts';
 
 // Created once per execution environment and reused across invocations.
@@ -13,18 +13,6 @@ const config = new ConfigServiceClient(CLIENT_DEFAULTS);
 const rule = createInstanceRule({ ec2, logger });
 
 /** AWS Config custom rule entry point. A thrown error shows in Config as the rule's error. */
-export async function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
-  if (context) logger.addContext(context);
-  try {
-    const summary = await evaluateRuleEvent(event, rule, { config });
-    publishEvaluationMetrics(metrics, summary);
-    logger.info('evaluation delivered', { ...summary });
-    return summary;
-  } catch (error) {
-    logger.error('evaluation failed', error as Error);
-    throw error;
-  } finally {
-    // Counts go out as single metrics (one per dimension value); flush only what is left.
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
+export function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
+  return handleRuleEvent(event, context, () => rule, { config });
 }

@@ -3,10 +3,10 @@ import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
-import { evaluateRuleEvent, type EvaluationSummary } from '../shared/config-rule/evaluator.ts';
-import { publishEvaluationMetrics } from '../shared/config-rule/metrics.ts';
+import type { EvaluationSummary } from '../shared/config-rule/evaluator.ts';
+import { handleRuleEvent } from '../shared/config-rule/handler.ts';
 import { InvalidConfigurationError } from '../shared/errors.ts';
-import { logger, metrics } from '../shared/telemetry.ts';
+import { logger } from '../shared/telemetry.ts';
 import { createSourcesRule } from './rule.ts';
 
 // Created once per execution environment and reused across invocations.
@@ -15,20 +15,8 @@ const autoscaling = new AutoScalingClient(CLIENT_DEFAULTS);
 const config = new ConfigServiceClient(CLIENT_DEFAULTS);
 
 /** AWS Config custom rule entry point for the sources rule. A thrown error shows in Config as the rule's error. */
-export async function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
-  if (context) logger.addContext(context);
-  try {
-    const rule = createSourcesRule({ ec2, autoscaling, logger, accountId: accountIdFromEnvironment() });
-    const summary = await evaluateRuleEvent(event, rule, { config });
-    publishEvaluationMetrics(metrics, summary);
-    logger.info('evaluation delivered', { ...summary });
-    return summary;
-  } catch (error) {
-    logger.error('evaluation failed', error as Error);
-    throw error;
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
+export function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
+  return handleRuleEvent(event, context, () => createSourcesRule({ ec2, autoscaling, logger, accountId: accountIdFromEnvironment() }), { config });
 }
 
 /** The templates set ACCOUNT_ID (`AWS::AccountId`): the account defaults are reported against it. */

@@ -72,6 +72,22 @@ function groupName(tags: Readonly<Record<string, string>>): string | undefined {
   );
 }
 
+/**
+ * Why a node (or a source of nodes) is left out although it is EKS: its cluster is not in
+ * ClusterNames, or it carries the exemption tag. One rule for instances, groups and templates.
+ */
+export function scopeExclusion(
+  node: EksNode,
+  tags: Readonly<Record<string, string>>,
+  params: Pick<RuleParameters, 'clusterNames' | 'exemptionTagKey'>,
+): { readonly reason: 'cluster-not-selected' | 'exempt'; readonly detail: string } | undefined {
+  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
+    return { reason: 'cluster-not-selected', detail: `cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames` };
+  }
+  if (tags[params.exemptionTagKey] !== undefined) return { reason: 'exempt', detail: `exempt by tag ${params.exemptionTagKey}` };
+  return undefined;
+}
+
 /** States a sweep reads; shutting-down and terminated instances are gone for our purposes. */
 const SWEPT_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped'] as const;
 

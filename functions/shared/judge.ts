@@ -1,4 +1,4 @@
-import { identifyEksNode, type EksNode } from './eks-node.ts';
+import { identifyEksNode, scopeExclusion, type EksNode } from './eks-node.ts';
 import type { InstanceFacts } from './instance.ts';
 import { checkMetadata, targetHopLimit, type CheckResult } from './metadata-checks.ts';
 import type { RuleParameters } from './parameters.ts';
@@ -51,18 +51,8 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
   if (node === undefined) {
     return { compliance: 'NOT_APPLICABLE', instanceId, node, reason: 'not-eks-node', detail: 'not an EKS node (no NodeTagKeys tag)' };
   }
-  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
-    return {
-      compliance: 'NOT_APPLICABLE',
-      instanceId,
-      node,
-      reason: 'cluster-not-selected',
-      detail: `cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames`,
-    };
-  }
-  if (instance.tags[params.exemptionTagKey] !== undefined) {
-    return { compliance: 'NOT_APPLICABLE', instanceId, node, reason: 'exempt', detail: `exempt by tag ${params.exemptionTagKey}` };
-  }
+  const excluded = scopeExclusion(node, instance.tags, params);
+  if (excluded !== undefined) return { compliance: 'NOT_APPLICABLE', instanceId, node, ...excluded };
 
   const checks = runChecks(instance, params);
   return {

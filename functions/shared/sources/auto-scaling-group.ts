@@ -1,5 +1,5 @@
 import { fit } from '../annotation.ts';
-import { identifyEksNode, type EksNode } from '../eks-node.ts';
+import { identifyEksNode, scopeExclusion, type EksNode } from '../eks-node.ts';
 import type { RuleParameters } from '../parameters.ts';
 import { describeFixedOptions, type AccountDefaults, type AmiFacts, type DeclaredMetadata, type FixedMetadataOptions } from './launch-metadata.ts';
 import {
@@ -67,10 +67,8 @@ export function judgeAutoScalingGroup(
   const notApplicable = (detail: string): SourceJudgement => ({ ...base, compliance: 'NOT_APPLICABLE', annotation: fit(`${where}${detail}`) });
 
   if (node === undefined) return notApplicable('not an EKS node group (no NodeTagKeys tag)');
-  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
-    return notApplicable(`cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames`);
-  }
-  if (group.tags[params.exemptionTagKey] !== undefined) return notApplicable(`exempt by tag ${params.exemptionTagKey}`);
+  const excluded = scopeExclusion(node, group.tags, params);
+  if (excluded !== undefined) return notApplicable(excluded.detail);
   if (launches.length === 0) return notApplicable('the group names no launch template or launch configuration');
 
   const owner = `${where}${describeGroup(node, group.name)}`;

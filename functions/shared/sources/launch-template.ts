@@ -1,5 +1,5 @@
 import { fit } from '../annotation.ts';
-import { identifyEksNode, type EksNode } from '../eks-node.ts';
+import { identifyEksNode, scopeExclusion, type EksNode } from '../eks-node.ts';
 import type { RuleParameters, TagKeyPattern } from '../parameters.ts';
 import {
   checkResolvedMetadata,
@@ -138,10 +138,8 @@ export function judgeLaunchTemplate(input: LaunchTemplateInput, params: RulePara
   const notApplicable = (detail: string): SourceJudgement => ({ ...base, compliance: 'NOT_APPLICABLE', annotation: fit(`${where}${detail}`) });
 
   if (node === undefined) return notApplicable('not an EKS node launch template (no NodeTagKeys tag on it or its instances)');
-  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
-    return notApplicable(`cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames`);
-  }
-  if (template.tags[params.exemptionTagKey] !== undefined) return notApplicable(`exempt by tag ${params.exemptionTagKey}`);
+  const excluded = scopeExclusion(node, template.tags, params);
+  if (excluded !== undefined) return notApplicable(excluded.detail);
 
   const launched = versionLaunchedWithoutGroup(template);
   const label = `${template.launchTemplateId} v${version?.versionNumber ?? '?'} (${launched})`;

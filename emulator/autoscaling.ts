@@ -103,6 +103,11 @@ export class AutoScalingService {
     return spec.name;
   }
 
+  /** Deletes the group (its instances stay, as after a force delete that detached them). */
+  remove(name: string): void {
+    if (!this.#groups.delete(name)) throw new EmulatorUsageError(`no Auto Scaling group ${name} in the emulator`);
+  }
+
   get(name: string): AutoScalingGroup | undefined {
     const group = this.#groups.get(name);
     return group === undefined ? undefined : structuredClone(group);

@@ -61,10 +61,17 @@ describe('the sources rule, end to end', () => {
     expect(results().get(group)?.complianceType).toBe('COMPLIANT');
   });
 
-  it('retires results of sources that are gone on the next sweep', async () => {
-    const later = new Date(Date.now() + 3_600_000);
+  it('retires results of sources that are gone on the next sweep, and writes only what changed', async () => {
+    const gone = fleet.find((m) => m.name.startsWith('eksctl group legacy'))?.resourceId ?? '';
+    emulator.autoscaling.remove(gone);
     emulator.setAccountMetadataDefaults({ httpTokens: 'required', httpPutResponseHopLimit: 2 });
-    await handler(scheduledInvocation(emulator, { ruleName: RULE, at: later }), lambdaContext(emulator, 'evaluate-sources'));
-    expect(results().get(emulator.accountId)?.complianceType).toBe('COMPLIANT');
+    const later = new Date(Date.now() + 3_600_000);
+    const summary = await handler(scheduledInvocation(emulator, { ruleName: RULE, at: later }), lambdaContext(emulator, 'evaluate-sources'));
+    const reported = results();
+    expect(reported.get(gone)).toMatchObject({ complianceType: 'NOT_APPLICABLE' });
+    expect(reported.get(emulator.accountId)?.complianceType).toBe('COMPLIANT');
+    expect(summary.cleanedUp).toBe(1);
+    // The account changed, and with it what templates that leave options out resolve to; the rest is as Config holds it.
+    expect(summary.unchanged).toBeGreaterThan(0);
   });
 });

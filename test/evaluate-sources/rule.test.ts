@@ -96,6 +96,69 @@ describe('change notifications', () => {
   });
 });
 
+describe('oversized notifications: the source is read as it is now', () => {
+  const oversized = (resourceType: string, resourceId: string) => ({
+    ...aScheduledEvent(),
+    invokingEvent: JSON.stringify({
+      configurationItemSummary: {
+        changeType: 'UPDATE',
+        configurationItemVersion: '1.3',
+        configurationItemCaptureTime: '2026-11-27T10:15:30.123Z',
+        configurationStateId: 1732702530123,
+        awsAccountId: ACCOUNT_ID,
+        configurationItemStatus: 'OK',
+        resourceType,
+        resourceId,
+        awsRegion: 'us-east-1',
+      },
+      notificationCreationTime: '2026-11-27T10:15:31.000Z',
+      messageType: 'OversizedConfigurationItemChangeNotification',
+      recordVersion: '1.0',
+    }),
+  });
+
+  it('reads a group with DescribeAutoScalingGroups, including a mixed instances policy', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand, { AutoScalingGroupNames: ['mixed'] }).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'mixed',
+          MixedInstancesPolicy: {
+            LaunchTemplate: {
+              LaunchTemplateSpecification: { LaunchTemplateId: template.LaunchTemplateId, Version: '$Latest' },
+              Overrides: [{ InstanceType: 'm7g.large' }, { InstanceType: 'c7g.large', LaunchTemplateSpecification: { LaunchTemplateId: template.LaunchTemplateId, Version: '2' } }],
+            },
+          },
+          Tags: [{ Key: 'kubernetes.io/cluster/prod', Value: 'owned' }],
+          MinSize: 1,
+          MaxSize: 3,
+          DesiredCapacity: 1,
+          DefaultCooldown: 300,
+          AvailabilityZones: [],
+          HealthCheckType: 'EC2',
+          CreatedTime: new Date(),
+        },
+      ],
+    });
+    ec2.on(DescribeLaunchTemplateVersionsCommand, { Versions: ['3'] }).resolves({ LaunchTemplateVersions: [versionData(3, { HttpTokens: 'required', HttpPutResponseHopLimit: 2 })] });
+    ec2.on(DescribeLaunchTemplateVersionsCommand, { Versions: ['2'] }).resolves({ LaunchTemplateVersions: [versionData(2, { HttpTokens: 'optional', HttpPutResponseHopLimit: 2 })] });
+    await evaluateRuleEvent(oversized('AWS::AutoScaling::AutoScalingGroup', 'mixed'), rule(), { config: new ConfigServiceClient({}) });
+    // The override's own template version fails, though the policy's template passes.
+    expect(evaluations()[0]).toMatchObject({ ComplianceResourceId: 'mixed', ComplianceType: 'NON_COMPLIANT' });
+    expect(evaluations()[0]?.Annotation).toContain('launches lt-0abc1234def567890 v2: HttpTokens optional');
+  });
+
+  it('reports a group or template that no longer exists as NOT_APPLICABLE', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    ec2.on(DescribeLaunchTemplatesCommand).rejects(Object.assign(new Error('gone'), { name: 'InvalidLaunchTemplateId.NotFound' }));
+    await evaluateRuleEvent(oversized('AWS::AutoScaling::AutoScalingGroup', 'gone'), rule(), { config: new ConfigServiceClient({}) });
+    await evaluateRuleEvent(oversized('AWS::EC2::LaunchTemplate', 'lt-0123456789abcdef0'), rule(), { config: new ConfigServiceClient({}) });
+    expect(evaluations().map((e) => [e.ComplianceResourceId, e.ComplianceType, e.Annotation])).toEqual([
+      ['gone', 'NOT_APPLICABLE', 'group no longer exists'],
+      ['lt-0123456789abcdef0', 'NOT_APPLICABLE', 'launch template no longer exists'],
+    ]);
+  });
+});
+
 describe('scheduled sweep', () => {
   it('reports the account once, node groups and node templates, and nothing for the rest', async () => {
     autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({

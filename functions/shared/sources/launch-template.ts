@@ -194,7 +194,7 @@ export function templateFix(
       return [
         `Owned by EKS, not edited. Fix: ${nodegroupUpdateCommand(owner.cluster, owner.nodeGroup)}`,
         `Owned by EKS, not edited. Fix: new version of your template, then aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
-        `Owned by EKS: aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
+        `Owned by EKS. Fix: aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
       ];
     case 'customer': {
       const next = template.latestVersion + 1;

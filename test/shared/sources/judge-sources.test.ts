@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { judgeAccountDefaults } from '../../../functions/shared/sources/account-defaults.ts';
 import { judgeAutoScalingGroup, type GroupLaunch } from '../../../functions/shared/sources/auto-scaling-group.ts';
@@ -260,5 +261,46 @@ describe('templateFromConfigurationItem', () => {
       defaultVersion: 2,
       latestVersion: 5,
     });
+  });
+});
+
+describe('annotations fit AWS Config', () => {
+  const name = (max: number) => fc.string({ minLength: 1, maxLength: max, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_é漢😀'.split('')) });
+  const options = fc.record(
+    {
+      httpTokens: fc.constantFrom('optional', 'required'),
+      httpPutResponseHopLimit: fc.integer({ min: 1, max: 64 }),
+      httpEndpoint: fc.constantFrom('enabled', 'disabled'),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('stay within 256 characters for any group, template, owner and options', () => {
+    fc.assert(
+      fc.property(name(100), name(63), name(255), options, fc.constantFrom('managed', 'eksctl', 'self', 'karpenter'), fc.constantFrom('1', '$Latest', '$Default'), (cluster, group, asg, declared, owner, requested) => {
+        const tags: Record<string, string> =
+          owner === 'managed'
+            ? { 'eks:cluster-name': cluster, 'eks:nodegroup-name': group }
+            : owner === 'eksctl'
+              ? { 'alpha.eksctl.io/cluster-name': cluster, 'alpha.eksctl.io/nodegroup-name': group }
+              : owner === 'karpenter'
+                ? { 'karpenter.k8s.aws/cluster': cluster, 'karpenter.k8s.aws/ec2nodeclass': group }
+                : { [`kubernetes.io/cluster/${cluster}`]: 'owned' };
+        const lt = template({ tags: owner === 'karpenter' ? tags : {}, defaultVersion: 1, latestVersion: 1 });
+        const v = version(declared, { versionNumber: 1 });
+        const groupJudgement = judgeAutoScalingGroup(
+          { name: asg, tags, launchTemplates: [], launchConfigurationName: undefined },
+          [{ kind: 'launch-template', ref: { launchTemplateId: lt.launchTemplateId, launchTemplateName: undefined, version: requested }, template: lt, version: v, ami: undefined }],
+          account(),
+          params,
+        );
+        const templateJudgement = judgeLaunchTemplate({ template: { ...lt, tags }, version: v, ami: undefined, account: account() }, params);
+        for (const judged of [groupJudgement, templateJudgement]) {
+          expect(judged.annotation.length).toBeLessThanOrEqual(256);
+          if (judged.compliance === 'NON_COMPLIANT') expect(judged.annotation).toContain('Fix');
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

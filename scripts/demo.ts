@@ -5,11 +5,15 @@
  */
 import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runReport } from '../cli/report.ts';
 import { formatTable } from '../cli/table.ts';
 import { createRemediationQueues, drainQueue, sendEvents } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { seedSourcesFleet, startEmulator, type Emulator } from '../emulator/index.ts';
+import { seedSourcesFleet, startEmulator, type Emulator, type PublishedMessage } from '../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
@@ -92,8 +96,38 @@ async function runDemo(emulator: Emulator): Promise<void> {
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.\n');
 
+  await writeSecurityReport(emulator, topicArn);
   await fixSources(emulator, sqs, queues, remediate, evaluateSources, topicArn, evaluate);
   sqs.destroy();
+}
+
+/** `npm run report` over the demo account, with the notifications as an SQS subscription would have collected them. */
+async function writeSecurityReport(emulator: Emulator, topicArn: string): Promise<void> {
+  heading('5. The security team\'s view: npm run report -- --account --html FILE --notifications FILE');
+  const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-demo-'));
+  const notifications = join(dir, 'notifications.jsonl');
+  await writeFile(notifications, emulator.published(topicArn).map((m) => `${JSON.stringify(snsEnvelope(m))}\n`).join(''));
+  const html = join(dir, 'report.html');
+  let errors = '';
+  const code = await runReport(['--account', '--rule', RULE_NAME, '--html', html, '--notifications', notifications], {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => void (errors += text),
+  });
+  if (code === 2) throw new Error(`npm run report failed:\n${errors}`);
+  console.log(`\nHTML report of this fleet: ${html}`);
+}
+
+/** The SNS message as SNS delivers it to an SQS queue or HTTPS endpoint (the envelope). */
+function snsEnvelope(message: PublishedMessage) {
+  return {
+    Type: 'Notification',
+    MessageId: message.messageId,
+    TopicArn: message.topicArn,
+    Subject: message.subject,
+    Message: message.message,
+    Timestamp: message.at.toISOString(),
+    MessageAttributes: Object.fromEntries(Object.entries(message.messageAttributes).map(([k, v]) => [k, { Type: 'String', Value: v.stringValue }])),
+  };
 }
 
 /**
@@ -112,13 +146,13 @@ async function fixSources(
 ): Promise<void> {
   const sources = seedSourcesFleet(emulator);
   const label = (id: string) => sources.find((m) => m.resourceId === id)?.name ?? id;
-  heading(`5. What launches the nodes: AWS Config runs ${SOURCES_RULE_NAME} (groups, launch templates, account IMDS defaults)`);
+  heading(`6. What launches the nodes: AWS Config runs ${SOURCES_RULE_NAME} (groups, launch templates, account IMDS defaults)`);
   emulator.resetCalls();
   const swept = await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
   console.log(`Judged ${swept.swept} sources with ${callSummary(emulator)}.\n`);
   printSources(emulator, label);
 
-  heading('6. Their compliance changes -> the same queue -> remediate-imds (enforce)');
+  heading('7. Their compliance changes -> the same queue -> remediate-imds (enforce)');
   const published = emulator.published(topicArn).length;
   const events = emulator.drainComplianceEvents().filter((e) => e.detail.configRuleName === SOURCES_RULE_NAME && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
   await sendEvents(sqs, queues.queueUrl, events);
@@ -130,11 +164,11 @@ async function fixSources(
     console.log('');
   }
 
-  heading(`7. ${SOURCES_RULE_NAME} runs again`);
+  heading(`8. ${SOURCES_RULE_NAME} runs again`);
   await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS, at: new Date(Date.now() + 60_000) }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
   printSources(emulator, label);
 
-  heading('8. A scale-out of the self-managed group launches from the fixed template');
+  heading('9. A scale-out of the self-managed group launches from the fixed template');
   const group = 'dev-workers';
   const autoscaling = new AutoScalingClient({});
   await autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }));

@@ -16,7 +16,8 @@ import { groupNode, judgeAutoScalingGroup, type AutoScalingGroupFacts } from '..
 import { groupFromSdk } from '../shared/sources/facts.ts';
 import { judgeLaunchTemplate } from '../shared/sources/launch-template.ts';
 import { planAccountRepair, planGroupRepair, planTemplateRepair, type RepairAction, type RepairPlan } from '../shared/sources/repair.ts';
-import { ACCOUNT, AUTO_SCALING_GROUP, LAUNCH_TEMPLATE } from '../shared/sources/source-judgement.ts';
+import { ACCOUNT, AUTO_SCALING_GROUP, LAUNCH_TEMPLATE, sourceExemption } from '../shared/sources/source-judgement.ts';
+import { describeExemption, NO_EXEMPTION, type Exemption } from '../shared/exemption.ts';
 import { SourceReader } from '../shared/sources/source-reader.ts';
 import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
 import { EVENT_DETAIL_TYPE, EVENT_SOURCE } from './compliance-event.ts';
@@ -157,6 +158,10 @@ export async function remediateSourceEvent(event: unknown, deps: SourceRemediato
 
   const plan = current.plan;
   const report = { ...base, before: current.verdict.annotation, actionsRequired: plan.actionsRequired };
+  if (current.exemption.status === 'active') {
+    // An active exemption stops the repair, as for an instance; the finding stays.
+    return finish(deps, { ...report, outcome: 'skipped', headline: describeExemption(current.exemption), after: undefined, actionsTaken: [], verification: undefined, error: undefined });
+  }
   if (plan.actions.length === 0) {
     return finish(deps, { ...report, outcome: 'skipped', headline: 'nothing this function may change: action required', after: undefined, actionsTaken: [], verification: undefined, error: undefined });
   }
@@ -205,6 +210,7 @@ export async function remediateSourceEvent(event: unknown, deps: SourceRemediato
 
 interface Assessment {
   readonly verdict: Verdict;
+  readonly exemption: Exemption;
   readonly plan: RepairPlan;
   /** The version the source launches was created by this function for this event. */
   readonly ledgerNames: (eventId: string) => boolean;
@@ -215,7 +221,7 @@ async function assess(resourceType: string, resourceId: string, deps: SourceReme
   const read = new SourceReader(deps);
   const account = await read.accountDefaults();
   if (resourceType === ACCOUNT) {
-    return { verdict: judgeAccountDefaults(resourceId, account, params), plan: planAccountRepair(account, params), ledgerNames: () => false };
+    return { verdict: judgeAccountDefaults(resourceId, account, params), exemption: NO_EXEMPTION, plan: planAccountRepair(account, params), ledgerNames: () => false };
   }
   if (resourceType === AUTO_SCALING_GROUP) {
     const out = await deps.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [resourceId] }));
@@ -226,6 +232,7 @@ async function assess(resourceType: string, resourceId: string, deps: SourceReme
     const descriptions = launches.flatMap((l) => (l.kind === 'launch-template' ? [l.version?.description] : []));
     return {
       verdict: judgeAutoScalingGroup(group, launches, account, params),
+      exemption: sourceExemption(group.tags, params, new Date()),
       plan: planGroupRepair(group, launches, account, params),
       ledgerNames: (eventId) => descriptions.some((d) => d === `${LEDGER_PREFIX}${eventId}`),
     };
@@ -235,6 +242,7 @@ async function assess(resourceType: string, resourceId: string, deps: SourceReme
   const input = await read.templateInput(template);
   return {
     verdict: judgeLaunchTemplate(input, params),
+    exemption: sourceExemption(template.tags, params, new Date()),
     plan: planTemplateRepair(input, params),
     ledgerNames: (eventId) => input.version?.description === `${LEDGER_PREFIX}${eventId}`,
   };

@@ -1,4 +1,5 @@
 import { identifyEksNode, scopeExclusion, type EksNode } from './eks-node.ts';
+import { readExemption, type Exemption } from './exemption.ts';
 import type { InstanceFacts } from './instance.ts';
 import { checkMetadata, targetHopLimit, type CheckResult } from './metadata-checks.ts';
 import type { RuleParameters } from './parameters.ts';
@@ -7,12 +8,8 @@ import type { ComplianceType } from './config-rule/rule.ts';
 
 export type { ComplianceType };
 
-/** Why an instance is out of scope. */
-export type ScopeReason =
-  | 'instance-gone'
-  | 'not-eks-node'
-  | 'cluster-not-selected'
-  | 'exempt';
+/** Why an instance is out of scope. An exemption is not one: it never hides a finding. */
+export type ScopeReason = 'instance-gone' | 'not-eks-node' | 'cluster-not-selected';
 
 export type Judgement =
   | {
@@ -30,6 +27,8 @@ export type Judgement =
       /** The metadata change has not been applied yet; the values are judged as they will be. */
       readonly pending: boolean;
       readonly target: MetadataTarget;
+      /** Judged at the evaluation time; it stops remediation while active and never changes compliance. */
+      readonly exemption: Exemption;
     };
 
 /** The metadata options that would make the instance compliant (what remediation sends). */
@@ -41,8 +40,11 @@ export interface MetadataTarget {
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 
-/** A pure function of the instance and the parameters: the rule's whole IMDS judgement. */
-export function judgeInstance(instance: InstanceFacts, params: RuleParameters): Judgement {
+/**
+ * A pure function of the instance, the parameters and the evaluation time (an exemption's
+ * expiry is judged against it): the rule's whole IMDS judgement.
+ */
+export function judgeInstance(instance: InstanceFacts, params: RuleParameters, evaluatedAt: Date): Judgement {
   const instanceId = instance.instanceId;
   const node = identifyEksNode(instance.tags, instance.operator, params.nodeTagKeys);
   if (instance.state !== undefined && GONE_STATES.has(instance.state)) {
@@ -51,9 +53,8 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
   if (node === undefined) {
     return { compliance: 'NOT_APPLICABLE', instanceId, node, reason: 'not-eks-node', detail: 'not an EKS node (no NodeTagKeys tag)' };
   }
-  const excluded = scopeExclusion(node, instance.tags, params);
+  const excluded = scopeExclusion(node, params);
   if (excluded !== undefined) return { compliance: 'NOT_APPLICABLE', instanceId, node, ...excluded };
-
   const checks = runChecks(instance, params);
   return {
     compliance: checks.every((c) => c.passed) ? 'COMPLIANT' : 'NON_COMPLIANT',
@@ -62,6 +63,7 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
     checks,
     pending: instance.metadata.state === 'pending',
     target: metadataTarget(instance, params),
+    exemption: readExemption(instance.tags[params.exemptionTagKey], evaluatedAt, params.exemptionMaxDays),
   };
 }
 

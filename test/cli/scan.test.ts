@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../cli/scan.ts';
+import { runWithoutCredentials } from './without-credentials.ts';
 import { eksctlNode, karpenterNode, managedNodeGroupNode, plainInstance, seedSourcesFleet, startEmulator, type Emulator } from '../../emulator/index.ts';
 
 let emulator: Emulator;
@@ -40,7 +41,7 @@ describe('npm run scan', () => {
     const { code, stdout, stderr } = await scan('--region', 'us-east-1');
 
     expect(code).toBe(1);
-    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+cluster prod: HopLimit 1 \\(want >=2\\)`));
+    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+HopLimit 1 \\(want >=2\\); cluster "prod"`));
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');
@@ -92,7 +93,7 @@ describe('npm run scan', () => {
       for (const member of fleet.filter((m) => m.expected !== 'filtered')) expect(reported[member.resourceId], member.name).toBe(member.expected);
       expect(report.sourceCounts.NON_COMPLIANT).toBe(fleet.filter((m) => m.expected === 'NON_COMPLIANT').length);
       const table = await scan();
-      expect(table.stdout).toMatch(/^group\s+eks-al2023-general-\S+\s+NON_COMPLIANT\s+cluster prod: managed node group al2023-general/m);
+      expect(table.stdout).toMatch(/^group\s+eks-al2023-general-\S+\s+NON_COMPLIANT\s+cluster "prod": EKS node group "al2023-general"/m);
     } finally {
       process.env.AWS_ENDPOINT_URL = saved;
       await local.close();
@@ -128,17 +129,8 @@ describe('npm run scan', () => {
 });
 
 describe('scan as a process', () => {
-  it('says how to provide credentials when there are none, and exits 2', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const home = mkdtempSync(`${tmpdir()}/scan-home-`);
-    const result = spawnSync(process.execPath, ['cli/scan.ts', '--region', 'us-east-1'], {
-      encoding: 'utf8',
-      // No credentials anywhere: empty HOME, no keys, no instance metadata to fall back on.
-      env: { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: emulator.url },
-      timeout: 60_000,
-    });
+  it('says how to provide credentials when there are none, and exits 2', () => {
+    const result = runWithoutCredentials('cli/scan.ts', ['--region', 'us-east-1'], emulator.url);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('scan: no AWS credentials found');
     expect(result.stderr).toContain('--profile');

@@ -3,6 +3,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Emulator } from '../../emulator/index.ts';
 
 export interface Clients {
@@ -11,6 +12,7 @@ export interface Clients {
   sns: SNSClient;
   cloudwatch: CloudWatchClient;
   autoscaling: AutoScalingClient;
+  sqs: SQSClient;
 }
 
 export const fakeCredentials = { accessKeyId: 'AKIDEMULATORTEST', secretAccessKey: 'emulator-test-secret' };
@@ -23,6 +25,7 @@ export function clientsFor(emulator: Emulator, extra: { maxAttempts?: number } =
     sns: new SNSClient(config),
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new AutoScalingClient(config),
+    sqs: new SQSClient(config),
   };
 }
 

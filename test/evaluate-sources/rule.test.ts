@@ -51,7 +51,7 @@ describe('change notifications', () => {
     const [evaluation] = evaluations();
     expect(evaluation).toMatchObject({ ComplianceResourceType: 'AWS::AutoScaling::AutoScalingGroup', ComplianceType: 'NON_COMPLIANT' });
     expect(evaluation?.Annotation).toBe(
-      'cluster prod: managed node group ng-general launches lt-0abc1234def567890 v3: HopLimit 1 (account default). ' +
+      'cluster "prod": EKS node group "ng-general" launches lt-0abc1234def567890 v3: HopLimit 1 (account default). ' +
         'Fix: new version, HttpTokens=required,HttpPutResponseHopLimit=2; aws eks update-nodegroup-version --cluster-name prod --nodegroup-name ng-general',
     );
   });

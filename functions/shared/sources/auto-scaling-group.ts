@@ -11,7 +11,7 @@ import {
   type LaunchTemplateFacts,
   type LaunchTemplateVersionFacts,
 } from './launch-template.ts';
-import { annotateFailure, AUTO_SCALING_GROUP, type SourceJudgement } from './source-judgement.ts';
+import { annotateFailure, AUTO_SCALING_GROUP, clusterPrefix, commandName, exemptionSuffix, withLast, quoted, sourceExemption, type SourceJudgement } from './source-judgement.ts';
 
 /** A launch template as a group names it: by id or name, with a version text (number, `$Latest`, `$Default`). */
 export interface LaunchTemplateRef {
@@ -60,15 +60,17 @@ export function judgeAutoScalingGroup(
   launches: readonly GroupLaunch[],
   account: AccountDefaults,
   params: RuleParameters,
+  evaluatedAt: Date = new Date(),
 ): SourceJudgement {
   const base = { resourceType: AUTO_SCALING_GROUP, resourceId: group.name };
   const node = groupNode(group, params);
-  const where = node?.cluster ? `cluster ${node.cluster}: ` : '';
+  const where = clusterPrefix(node?.cluster);
   const notApplicable = (detail: string): SourceJudgement => ({ ...base, compliance: 'NOT_APPLICABLE', annotation: fit(`${where}${detail}`) });
 
   if (node === undefined) return notApplicable('not an EKS node group (no NodeTagKeys tag)');
-  const excluded = scopeExclusion(node, group.tags, params);
+  const excluded = scopeExclusion(node, params);
   if (excluded !== undefined) return notApplicable(excluded.detail);
+  const exemption = sourceExemption(group.tags, params, evaluatedAt);
   if (launches.length === 0) return notApplicable('the group names no launch template or launch configuration');
 
   const owner = `${where}${describeGroup(node, group.name)}`;
@@ -84,7 +86,7 @@ export function judgeAutoScalingGroup(
   const failing = judged.find((j) => j.result !== undefined && !j.result.compliant);
   if (failing === undefined) {
     const summary = judged.map((j) => j.label).join(', ');
-    return { ...base, compliance: 'COMPLIANT', annotation: fit(`${owner} launches ${summary}: compliant`) };
+    return { ...base, compliance: 'COMPLIANT', annotation: fit(`${owner} launches ${summary}: compliant${exemptionSuffix(exemption, false)}`) };
   }
   const result = failing.result as LaunchJudgement;
   return {
@@ -92,8 +94,8 @@ export function judgeAutoScalingGroup(
     compliance: 'NON_COMPLIANT',
     annotation: annotateFailure(
       `${owner} launches ${failing.label}`,
-      result.failures,
-      result.shortFailures,
+      withLast(result.failures, exemptionSuffix(exemption, true)),
+      withLast(result.shortFailures, exemptionSuffix(exemption, true)),
       groupFix(node, group.name, failing.launch, result.fixed),
     ),
   };
@@ -110,9 +112,9 @@ function describeGroup(node: EksNode, groupName: string): string {
   switch (node.kind) {
     // The group's own name is the evaluation's resource id: the annotation names the node group.
     case 'managed-node-group':
-      return `managed node group ${node.group ?? '(unknown)'}`;
+      return `EKS node group ${quoted(node.group)}`;
     case 'eksctl':
-      return `eksctl node group ${node.group ?? '(unknown)'}`;
+      return `eksctl node group ${quoted(node.group)}`;
     default:
       return `ASG ${groupName}`;
   }
@@ -137,7 +139,8 @@ export function groupFix(node: EksNode, groupName: string, launch: GroupLaunch, 
   if (node.kind === 'managed-node-group') {
     return [
       `Fix: new version of your launch template with ${options}, then ${nodegroupUpdateCommand(node.cluster, node.group)}`,
-      `Fix: new version, ${describeFixedOptions(fixed)}; aws eks update-nodegroup-version --cluster-name ${node.cluster ?? '<cluster>'} --nodegroup-name ${node.group ?? '<nodegroup>'}`,
+      `Fix: new version, ${describeFixedOptions(fixed)}; aws eks update-nodegroup-version --cluster-name ${commandName(node.cluster, '<cluster>')} --nodegroup-name ${commandName(node.group, '<nodegroup>')}`,
+      `Fix: a fixed template version, then aws eks update-nodegroup-version --cluster-name ${commandName(node.cluster, '<cluster>')} --nodegroup-name ${commandName(node.group, '<nodegroup>')}`,
     ];
   }
   if (launch.kind === 'launch-configuration') {
@@ -157,5 +160,6 @@ export function groupFix(node: EksNode, groupName: string, launch: GroupLaunch, 
   return [
     `Fix: ${createVersionCommand(template.launchTemplateId, source, fixed)}${then}`,
     `Fix: new version v${next} of ${template.launchTemplateId} from v${source} with ${options}${then}`,
+    `Fix: v${next} of ${template.launchTemplateId} from v${source} with ${describeFixedOptions(fixed)}${requested === '$Latest' ? '' : requested === '$Default' ? ' as default' : ', group set to it'}`,
   ];
 }

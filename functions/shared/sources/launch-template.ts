@@ -14,7 +14,7 @@ import {
   type FixedMetadataOptions,
   type ResolvedCheck,
 } from './launch-metadata.ts';
-import { annotateFailure, LAUNCH_TEMPLATE, type SourceJudgement } from './source-judgement.ts';
+import { annotateFailure, clusterPrefix, commandName, exemptionSuffix, withLast, LAUNCH_TEMPLATE, quoted, sourceExemption, type SourceJudgement } from './source-judgement.ts';
 
 export interface LaunchTemplateFacts {
   readonly launchTemplateId: string;
@@ -130,16 +130,17 @@ export interface LaunchTemplateInput {
 }
 
 /** A launch template EKS nodes launch from, judged as the version its launcher uses would launch. */
-export function judgeLaunchTemplate(input: LaunchTemplateInput, params: RuleParameters): SourceJudgement {
+export function judgeLaunchTemplate(input: LaunchTemplateInput, params: RuleParameters, evaluatedAt: Date = new Date()): SourceJudgement {
   const { template, version } = input;
   const base = { resourceType: LAUNCH_TEMPLATE, resourceId: template.launchTemplateId };
   const node = templateNode(template, version, params);
-  const where = node?.cluster ? `cluster ${node.cluster}: ` : '';
+  const where = clusterPrefix(node?.cluster);
   const notApplicable = (detail: string): SourceJudgement => ({ ...base, compliance: 'NOT_APPLICABLE', annotation: fit(`${where}${detail}`) });
 
   if (node === undefined) return notApplicable('not an EKS node launch template (no NodeTagKeys tag on it or its instances)');
-  const excluded = scopeExclusion(node, template.tags, params);
+  const excluded = scopeExclusion(node, params);
   if (excluded !== undefined) return notApplicable(excluded.detail);
+  const exemption = sourceExemption(template.tags, params, evaluatedAt);
 
   const launched = versionLaunchedWithoutGroup(template);
   const label = `${template.launchTemplateId} v${version?.versionNumber ?? '?'} (${launched})`;
@@ -151,15 +152,15 @@ export function judgeLaunchTemplate(input: LaunchTemplateInput, params: RulePara
   const ownerText = describeOwner(owner);
   if (launch.compliant) {
     const summary = launch.checks.map((c) => describeCheck(c, 'launch template')).join(', ');
-    return { ...base, compliance: 'COMPLIANT', annotation: fit(`${where}${ownerText}${label}: compliant: ${summary}`) };
+    return { ...base, compliance: 'COMPLIANT', annotation: fit(`${where}${ownerText}${label}: compliant: ${summary}${exemptionSuffix(exemption, false)}`) };
   }
   return {
     ...base,
     compliance: 'NON_COMPLIANT',
     annotation: annotateFailure(
       `${where}${ownerText}${label}`,
-      launch.failures,
-      launch.shortFailures,
+      withLast(launch.failures, exemptionSuffix(exemption, true)),
+      withLast(launch.shortFailures, exemptionSuffix(exemption, true)),
       templateFix(owner, template, version.versionNumber, launched, launch.fixed),
     ),
   };
@@ -168,9 +169,9 @@ export function judgeLaunchTemplate(input: LaunchTemplateInput, params: RulePara
 function describeOwner(owner: TemplateOwner): string {
   switch (owner.kind) {
     case 'karpenter':
-      return `Karpenter EC2NodeClass ${owner.nodeClass ?? '(unknown)'}, `;
+      return `Karpenter EC2NodeClass ${quoted(owner.nodeClass)}, `;
     case 'eks-managed-node-group':
-      return `EKS managed node group ${owner.nodeGroup ?? '(unknown)'}, `;
+      return `EKS managed node group ${quoted(owner.nodeGroup)}, `;
     case 'customer':
       return '';
   }
@@ -193,8 +194,8 @@ export function templateFix(
     case 'eks-managed-node-group':
       return [
         `Owned by EKS, not edited. Fix: ${nodegroupUpdateCommand(owner.cluster, owner.nodeGroup)}`,
-        `Owned by EKS, not edited. Fix: new version of your template, then aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
-        `Owned by EKS. Fix: aws eks update-nodegroup-version --cluster-name ${owner.cluster ?? '<cluster>'} --nodegroup-name ${owner.nodeGroup ?? '<nodegroup>'}`,
+        `Owned by EKS, not edited. Fix: new version of your template, then aws eks update-nodegroup-version --cluster-name ${commandName(owner.cluster, '<cluster>')} --nodegroup-name ${commandName(owner.nodeGroup, '<nodegroup>')}`,
+        `Owned by EKS. Fix: aws eks update-nodegroup-version --cluster-name ${commandName(owner.cluster, '<cluster>')} --nodegroup-name ${commandName(owner.nodeGroup, '<nodegroup>')}`,
       ];
     case 'customer': {
       const next = template.latestVersion + 1;
@@ -225,7 +226,7 @@ export function createVersionCommand(launchTemplateId: string, sourceVersion: nu
 /** A rolling replacement of a managed node group is the operator's call: the command, never the action. */
 export function nodegroupUpdateCommand(cluster: string | undefined, nodeGroup: string | undefined): string {
   return (
-    `aws eks update-nodegroup-version --cluster-name ${cluster ?? '<cluster>'} --nodegroup-name ${nodeGroup ?? '<nodegroup>'}` +
+    `aws eks update-nodegroup-version --cluster-name ${commandName(cluster, '<cluster>')} --nodegroup-name ${commandName(nodeGroup, '<nodegroup>')}` +
     ` --launch-template name=<template>,version=<new>`
   );
 }

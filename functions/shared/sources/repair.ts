@@ -10,6 +10,7 @@ import {
   versionLaunchedWithoutGroup,
   type LaunchTemplateInput,
 } from './launch-template.ts';
+import { quoted } from './source-judgement.ts';
 
 /**
  * What a repair of a source does, decided from what it is and who owns it. The function holds
@@ -70,7 +71,7 @@ export function planGroupRepair(
       continue;
     }
     if (owner.kind === 'karpenter') {
-      actionsRequired.push(`set the EC2NodeClass ${owner.nodeClass ?? ''} ${karpenterSnippet(judged.fixed)}`);
+      actionsRequired.push(`set the EC2NodeClass ${quoted(owner.nodeClass)} ${karpenterSnippet(judged.fixed)}`);
       continue;
     }
     const requested = launch.ref.version ?? '$Default';
@@ -101,7 +102,7 @@ export function planTemplateRepair(input: LaunchTemplateInput, params: RuleParam
   const owner = templateOwner(template);
   switch (owner.kind) {
     case 'karpenter':
-      return { actions: [], actionsRequired: [`set the EC2NodeClass ${owner.nodeClass ?? ''} ${karpenterSnippet(judged.fixed)}`] };
+      return { actions: [], actionsRequired: [`set the EC2NodeClass ${quoted(owner.nodeClass)} ${karpenterSnippet(judged.fixed)}`] };
     case 'eks-managed-node-group':
       return {
         actions: [],

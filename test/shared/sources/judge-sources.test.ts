@@ -125,7 +125,7 @@ describe('judgeLaunchTemplate', () => {
     expect(judged.compliance).toBe('NON_COMPLIANT');
     // The full command and the default switch do not fit in 256 characters: the fix keeps its facts in prose.
     expect(judged.annotation).toBe(
-      'cluster prod: lt-0abc1234def567890 v2 ($Default): HopLimit not set: account default 1 applies (want >=2). ' +
+      'cluster "prod": lt-0abc1234def567890 v2 ($Default): HopLimit not set: account default 1 applies (want >=2). ' +
         'Fix: new version v5 from v2 with MetadataOptions HttpTokens=required,HttpPutResponseHopLimit=2, made the default',
     );
     const launch = judgeLaunch({ httpTokens: 'required' }, 'launch template', account({ httpPutResponseHopLimit: 1 }), undefined, params);
@@ -148,7 +148,7 @@ describe('judgeLaunchTemplate', () => {
       { template: karpenter, version: version({ httpTokens: 'required', httpPutResponseHopLimit: 1 }, { versionNumber: 4 }), ami: undefined, account: account() },
       params,
     );
-    expect(judged.annotation).toContain('Karpenter EC2NodeClass default');
+    expect(judged.annotation).toContain('Karpenter EC2NodeClass "default"');
     expect(judged.annotation).toContain('v4 ($Latest)');
     expect(judged.annotation).toContain('spec: {metadataOptions: {httpTokens: required, httpPutResponseHopLimit: 2}}');
   });
@@ -164,8 +164,13 @@ describe('judgeLaunchTemplate', () => {
   it('honours ClusterNames and the exemption tag', () => {
     const input = { template: template(), version: version({}), ami: undefined, account: account() };
     expect(judgeLaunchTemplate(input, parseRuleParameters({ ClusterNames: 'staging' })).compliance).toBe('NOT_APPLICABLE');
-    const exempt = { ...input, template: template({ tags: { 'eks:cluster-name': 'prod', 'imds-guard/exempt': 'yes' } }) };
-    expect(judgeLaunchTemplate(exempt, params).annotation).toBe('cluster prod: exempt by tag imds-guard/exempt');
+    // An exemption never hides a finding: an active one says the source is not remediated, a bad one why it does not count.
+    const active = { ...input, template: template({ tags: { 'eks:cluster-name': 'prod', 'imds-guard/exempt': 'until=2026-12-01;reason=migration' } }) };
+    const judged = judgeLaunchTemplate(active, params, new Date('2026-11-20T00:00:00Z'));
+    expect(judged.compliance).toBe('NON_COMPLIANT');
+    expect(judged.annotation).toContain('exempt until 2026-12-01 (reason "migration"): not remediated');
+    const bad = { ...input, template: template({ tags: { 'eks:cluster-name': 'prod', 'imds-guard/exempt': 'yes' } }) };
+    expect(judgeLaunchTemplate(bad, params).annotation).toContain('exemption ignored: no expiry');
   });
 });
 
@@ -186,7 +191,7 @@ describe('judgeAutoScalingGroup over configuration items shaped like AWS Config 
     if (ref === undefined) throw new Error('no template');
     const judged = judgeAutoScalingGroup(group, [launch(ref, { httpTokens: 'required', httpPutResponseHopLimit: 1 })], account(), params);
     expect(judged).toMatchObject({ resourceType: 'AWS::AutoScaling::AutoScalingGroup', compliance: 'NON_COMPLIANT' });
-    expect(judged.annotation).toContain('cluster prod: managed node group ng-general');
+    expect(judged.annotation).toContain('cluster "prod": EKS node group "ng-general"');
     expect(judged.annotation).toContain('aws eks update-nodegroup-version --cluster-name prod --nodegroup-name ng-general');
     expect(judged.annotation.length).toBeLessThanOrEqual(256);
   });
@@ -221,7 +226,7 @@ describe('judgeAutoScalingGroup over configuration items shaped like AWS Config 
     const group = { name: 'sm', tags: { 'kubernetes.io/cluster/p': 'owned' }, launchTemplates: [], launchConfigurationName: undefined };
     const latest = launch({ launchTemplateId: 'lt-0abc1234def567890', launchTemplateName: undefined, version: '$Latest' }, { httpTokens: 'optional', httpPutResponseHopLimit: 2 });
     expect(judgeAutoScalingGroup(group, [latest], account(), params).annotation).toBe(
-      'cluster p: ASG sm launches lt-0abc1234def567890 v3 ($Latest): HttpTokens optional (want required). ' +
+      'cluster "p": ASG sm launches lt-0abc1234def567890 v3 ($Latest): HttpTokens optional (want required). ' +
         'Fix: new version v4 of lt-0abc1234def567890 from v3 with MetadataOptions HttpTokens=required,HttpPutResponseHopLimit=2',
     );
   });
@@ -234,7 +239,7 @@ describe('judgeAutoScalingGroup over configuration items shaped like AWS Config 
       account(),
       params,
     );
-    expect(judged.annotation).toContain('eksctl node group ng-1 launches launch configuration old-lc');
+    expect(judged.annotation).toContain('eksctl node group "ng-1" launches launch configuration old-lc');
     expect(judged.annotation).toContain('HttpTokens optional (EC2 default)');
     expect(judged.annotation).toContain('Fix: move to a launch template with HttpTokens=required,HttpPutResponseHopLimit=2');
   });
@@ -275,7 +280,7 @@ describe('annotations fit AWS Config', () => {
     { requiredKeys: [] },
   );
 
-  it('stay within 256 characters for any group, template, owner and options', () => {
+  it('stay within 256 characters for any group, template, owner and options, saying what fails before any fix', () => {
     fc.assert(
       fc.property(name(100), name(63), name(255), options, fc.constantFrom('managed', 'eksctl', 'self', 'karpenter'), fc.constantFrom('1', '$Latest', '$Default'), (cluster, group, asg, declared, owner, requested) => {
         const tags: Record<string, string> =
@@ -297,7 +302,11 @@ describe('annotations fit AWS Config', () => {
         const templateJudgement = judgeLaunchTemplate({ template: { ...lt, tags }, version: v, ami: undefined, account: account() }, params);
         for (const judged of [groupJudgement, templateJudgement]) {
           expect(judged.annotation.length).toBeLessThanOrEqual(256);
-          if (judged.compliance === 'NON_COMPLIANT') expect(judged.annotation).toContain('Fix');
+          if (judged.compliance !== 'NON_COMPLIANT') continue;
+          const failure = judged.annotation.search(/(HttpTokens|HopLimit|HttpEndpoint) /);
+          expect(failure).toBeGreaterThan(-1);
+          const fix = judged.annotation.indexOf('Fix');
+          if (fix !== -1) expect(failure).toBeLessThan(fix);
         }
       }),
       { numRuns: 300 },

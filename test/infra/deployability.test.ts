@@ -66,14 +66,14 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     expect(targets).toEqual([{ Id: 'remediation-queue', Arn: '<RemediationQueue.Arn>', DeadLetterConfig: { Arn: '<RemediationFailureQueue.Arn>' } }]);
   });
 
-  it('lets only that rule send to the queue, over TLS', () => {
+  it('lets only the two rules (instances, sources) send to the queue, over TLS', () => {
     const document = evaluator.value(props(template, 'RemediationQueuePolicy')['PolicyDocument']!) as { Statement: JsonObject[] };
     expect(document.Statement).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
-        Condition: { ArnEquals: { 'aws:SourceArn': '<ComplianceChangeRule.Arn>' } },
+        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<SourcesComplianceChangeRule.Arn>'] } },
       }),
     );
     expect(document.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
@@ -105,7 +105,10 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
 
   it('invokes the function in no other way (no async invoke config, no EventBridge permission)', () => {
     const invokers = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::Lambda::EventInvokeConfig' || r.Type === 'AWS::Lambda::Permission');
-    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([['ConfigRulePermission', 'config.amazonaws.com']]);
+    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([
+      ['ConfigRulePermission', 'config.amazonaws.com'],
+      ['SourcesConfigRulePermission', 'config.amazonaws.com'],
+    ]);
   });
 
   it('tells the function both queue URLs', () => {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
 import { managedNodeGroupNode } from '../../emulator/index.ts';
-import { nonCompliantEvents, onEmulator, startTarget, type Target } from './target.ts';
+import { nonCompliantEvents, skipWithout, startTarget, type Target } from './target.ts';
 
 /**
  * The whole flow as `npm run demo` runs it, with the real handlers over HTTP: sweep, compliance
@@ -43,7 +43,8 @@ function idsOf(name: string): string {
 }
 
 describe('the demo flow, end to end', () => {
-  it('sweeps the fleet, remediates, notifies, and converges', async () => {
+  it('sweeps the fleet, remediates, notifies, and converges', async ({ skip }) => {
+    skipWithout(target, 'config-results', skip);
     const first = await sweep();
     expect(first).toMatchObject({ swept: 8, counts: { COMPLIANT: 1, NON_COMPLIANT: 6, NOT_APPLICABLE: 1 } });
 
@@ -60,7 +61,8 @@ describe('the demo flow, end to end', () => {
     }
   });
 
-  it('leaves every instance with the metadata options it should have', async () => {
+  it('leaves every instance with the metadata options it should have', async ({ skip }) => {
+    skipWithout(target, 'config-results', skip); // the flow above ran only with stored results
     const options = async (name: string) => (await target.describe(idsOf(name)))?.MetadataOptions;
     expect(await options('managed node group (AL2023, hop 1)')).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' });
     expect(await options('Karpenter node pool (hop 1)')).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
@@ -83,7 +85,8 @@ describe('the demo flow, end to end', () => {
     }
   });
 
-  it.skipIf(!onEmulator)('published one notification per event, with the outcome each node calls for', () => {
+  it('published one notification per event, with the outcome each node calls for', ({ skip }) => {
+    skipWithout(target, 'emulator-controls', skip);
     const published = target.emulator!.published(target.topicArn);
     const outcomes = new Map(published.map((m) => [m.messageAttributes.instanceId?.stringValue, m.messageAttributes.outcome?.stringValue]));
     expect(published).toHaveLength(6);
@@ -102,7 +105,9 @@ describe('the demo flow, end to end', () => {
   });
 });
 
-describe.skipIf(!onEmulator)('delivery semantics', () => {
+describe('delivery semantics', () => {
+  beforeEach(({ skip }) => skipWithout(target, 'emulator-controls', skip));
+
   async function driftedNode(): Promise<{ id: string; events: unknown[] }> {
     const id = await target.seed(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'late', hopLimit: 1 }));
     await sweep();

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
+import { nonCompliantEvent, skipWithout, startTarget, type Target } from './target.ts';
+
+/**
+ * The demo fleet one node at a time, on the path every target serves (moto included): the rule
+ * reads the instance for an oversized change notification, remediation (enforce) fixes what the
+ * rule found NON_COMPLIANT, and the rule judges the instance again. No sweep and no stored
+ * results are needed: a one-instance invocation's counts are its verdict.
+ */
+type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
+type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
+
+let target: Target;
+let evaluate: EvaluateHandler;
+let remediate: RemediateHandler;
+const ids = new Map<string, string>();
+
+beforeAll(async () => {
+  target = await startTarget();
+  ({ handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts'));
+  ({ handler: remediate } = await import('../../functions/remediate-imds/handler.ts'));
+  for (const member of demoFleet()) {
+    const id = await target.seed(member.spec);
+    ids.set(member.name, id);
+    if (member.imdsV1Calls > 0) target.emulator?.setImdsV1Calls(id, member.imdsV1Calls);
+  }
+});
+
+afterAll(async () => {
+  await target?.close();
+});
+
+async function verdictOf(instanceId: string): Promise<string> {
+  const summary = await evaluate(target.oversizedEvent(instanceId), target.context('evaluate'));
+  const verdicts = Object.entries(summary.counts).filter(([, count]) => count > 0);
+  expect(verdicts).toHaveLength(1);
+  expect(verdicts[0]?.[1]).toBe(1);
+  return verdicts[0]?.[0] ?? '';
+}
+
+function finalVerdict(member: FleetMember): string {
+  // A non-node is filtered out of a sweep; judged on its own it is NOT_APPLICABLE.
+  return member.expected.finalCompliance === 'filtered' ? 'NOT_APPLICABLE' : member.expected.finalCompliance;
+}
+
+describe('each demo node: judged, remediated when NON_COMPLIANT, judged again', () => {
+  it.for(demoFleet())('$name', async (member, { skip }) => {
+    if (member.imdsV1Calls > 0) skipWithout(target, 'imdsv1-metric', skip);
+    const id = ids.get(member.name) ?? '';
+    const options = async () => {
+      const current = (await target.describe(id))?.MetadataOptions;
+      return { HttpTokens: current?.HttpTokens, HttpPutResponseHopLimit: current?.HttpPutResponseHopLimit, HttpEndpoint: current?.HttpEndpoint };
+    };
+    const before = await options();
+    // Remediation hears only of NON_COMPLIANT results: a node it never notifies about keeps its first verdict.
+    const reported = member.expected.notification !== 'none';
+
+    expect(await verdictOf(id)).toBe(reported ? 'NON_COMPLIANT' : finalVerdict(member));
+    if (reported) await remediate(nonCompliantEvent(target, id), target.context('remediate'));
+    expect(await verdictOf(id)).toBe(finalVerdict(member));
+
+    const after = await options();
+    switch (member.expected.notification) {
+      case 'remediated':
+        expect(after).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' });
+        break;
+      case 'partially-remediated':
+        // The IMDSv1 guard: hop limit fixed, tokens left for a person to enforce.
+        expect(after).toEqual({ ...before, HttpPutResponseHopLimit: 2 });
+        break;
+      default:
+        expect(after).toEqual(before);
+    }
+  });
+});

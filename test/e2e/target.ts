@@ -57,7 +57,7 @@ export function skipWithout(target: Target, feature: TargetFeature, skip: (condi
 
 /** Starts the target and sets the environment the handlers read at import: import them after. */
 export async function startTarget(remediationEnv: Record<string, string> = {}): Promise<Target> {
-  const target = EXTERNAL_ENDPOINT === undefined ? await emulatorTarget() : await externalTarget(EXTERNAL_ENDPOINT);
+  const target = EXTERNAL_ENDPOINT === undefined ? await emulatorTarget() : await externalTarget();
   Object.assign(process.env, {
     CONFIG_RULE_NAME: RULE_NAME,
     TOPIC_ARN: target.topicArn,
@@ -100,7 +100,7 @@ async function emulatorTarget(): Promise<Target> {
  * that does not exist. The account is the one IAM reports. What the endpoint does not implement
  * is found by asking it, not assumed, and the tests that need it skip with that reason.
  */
-async function externalTarget(endpoint: string): Promise<Target> {
+async function externalTarget(): Promise<Target> {
   const region = process.env.AWS_REGION ?? 'us-east-1';
   Object.assign(process.env, {
     AWS_REGION: region,
@@ -123,11 +123,11 @@ async function externalTarget(endpoint: string): Promise<Target> {
   };
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'eks-imds-guard-e2e' }));
   const missing: Partial<Record<TargetFeature, string>> = {
-    'emulator-controls': `needs the project's emulator (fault injection, call counts, instance state control, compliance-change events, recorded notifications); ${endpoint} is an external endpoint`,
+    'emulator-controls': "needs the project's emulator (fault injection, call counts, instance state control, compliance-change events, recorded notifications)",
     // Real CloudWatch refuses PutMetricData in AWS/ namespaces: only EC2 itself can publish it.
     'imdsv1-metric': 'AWS/EC2 MetadataNoToken is published by EC2 alone (AWS/ namespaces are reserved), so no API call can seed IMDSv1 use',
   };
-  const configGap = await probeConfigResults(endpoint);
+  const configGap = await probeConfigResults();
   if (configGap !== undefined) missing['config-results'] = configGap;
   const context = (functionName: string): Context =>
     ({
@@ -254,7 +254,7 @@ async function ensureInstanceProfile(iam: IAMClient, name: string): Promise<stri
  * it. A modelled error (no such rule, a bad token) means the operation exists; a server error
  * means it does not (moto 5.2.1 answers 500 "not implemented" to both).
  */
-async function probeConfigResults(endpoint: string): Promise<string | undefined> {
+async function probeConfigResults(): Promise<string | undefined> {
   const probe = new ConfigServiceClient({ maxAttempts: 1 });
   const unimplemented: string[] = [];
   const attempt = async (operation: string, call: () => Promise<unknown>) => {
@@ -281,7 +281,7 @@ async function probeConfigResults(endpoint: string): Promise<string | undefined>
     probe.destroy();
   }
   if (unimplemented.length === 0) return undefined;
-  return `${endpoint} does not implement ${unimplemented.join(' or ')}: AWS Config results cannot be stored, listed by the sweep's cleanup or read back`;
+  return `the endpoint does not implement ${unimplemented.join(' or ')}: no stored AWS Config results for the sweep's cleanup to list or the test to read back`;
 }
 
 function sdkClients() {

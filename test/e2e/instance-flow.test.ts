@@ -5,8 +5,8 @@ import { nonCompliantEvent, skipWithout, startTarget, type Target } from './targ
 /**
  * The demo fleet one node at a time, on the path every target serves (moto included): the rule
  * reads the instance for an oversized change notification, remediation (enforce) fixes what the
- * rule found NON_COMPLIANT, and the rule judges the instance again. No sweep and no stored
- * results are needed: a one-instance invocation's counts are its verdict.
+ * rule found NON_COMPLIANT and notifies, and the rule judges the instance again. No sweep and no
+ * stored results are needed: a one-instance invocation's counts are its verdict.
  */
 type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
 type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
@@ -59,6 +59,10 @@ describe('each demo node: judged, remediated when NON_COMPLIANT, judged again', 
     expect(await verdictOf(id)).toBe(reported ? 'NON_COMPLIANT' : finalVerdict(member));
     if (reported) await remediate(nonCompliantEvent(target, id), target.context('remediate'));
     expect(await verdictOf(id)).toBe(finalVerdict(member));
+
+    const notified = (await target.notifications()).filter((n) => n.attributes['instanceId'] === id);
+    expect(notified.map((n) => n.attributes['outcome'])).toEqual(reported ? [member.expected.notification] : []);
+    for (const { subject } of notified) expect(subject).toMatch(/^[\x20-\x7e]{1,99}$/);
 
     const after = await options();
     switch (member.expected.notification) {

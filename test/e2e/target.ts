@@ -13,7 +13,8 @@ import {
   GetRoleCommand,
   IAMClient,
 } from '@aws-sdk/client-iam';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { startEmulator, type ComplianceChangeEvent, type Emulator, type InstanceSpec } from '../../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../../emulator/invocations.ts';
@@ -26,6 +27,13 @@ import { changeInvocation, lambdaContext, scheduledInvocation } from '../../emul
 export const EXTERNAL_ENDPOINT = process.env.AWS_ENDPOINT_URL;
 
 export const RULE_NAME = 'eks-imds-guard';
+
+/** An SNS notification as a subscriber receives it; attributes are the String message attributes. */
+export interface Notification {
+  readonly subject: string | undefined;
+  readonly message: string;
+  readonly attributes: Readonly<Record<string, string>>;
+}
 
 /** What a test may need beyond the EC2, SNS and CloudWatch calls every target serves. */
 export type TargetFeature = 'config-results' | 'emulator-controls' | 'imdsv1-metric';
@@ -45,6 +53,8 @@ export interface Target {
   sweepEvent(ruleParameters: Record<string, string>, ruleName?: string, now?: Date): unknown;
   /** A change notification for an item too large to embed: the rule reads the instance itself. */
   oversizedEvent(instanceId: string, ruleParameters?: Record<string, string>): unknown;
+  /** Every notification published to the topic so far (both the emulator and moto deliver at once). */
+  notifications(): Promise<Notification[]>;
   context(functionName: string): Context;
   close(): Promise<void>;
 }
@@ -74,17 +84,24 @@ async function emulatorTarget(): Promise<Target> {
   const emulator = await startEmulator({ applyDelayMs: 20 });
   Object.assign(process.env, emulator.clientEnv());
   const clients = sdkClients();
+  const topicArn = emulator.createTopic('eks-imds-guard-e2e');
   return {
     emulator,
     accountId: emulator.accountId,
     region: emulator.region,
-    topicArn: emulator.createTopic('eks-imds-guard-e2e'),
+    topicArn,
     missing: {},
     seed: async (spec) => emulator.addInstance(spec),
     describe: (id) => describeInstance(clients.ec2, id),
     results: (ruleName = RULE_NAME) => readResults(clients.config, ruleName),
     sweepEvent: (ruleParameters, ruleName = RULE_NAME, now) => scheduledInvocation(emulator, { ruleName, ruleParameters, ...(now ? { at: now } : {}) }),
     oversizedEvent: (instanceId, ruleParameters = {}) => changeInvocation(emulator, { ruleName: RULE_NAME, ruleParameters, instanceId, oversized: true }),
+    notifications: async () =>
+      emulator.published(topicArn).map((m) => ({
+        subject: m.subject,
+        message: m.message,
+        attributes: Object.fromEntries(Object.entries(m.messageAttributes).map(([name, value]) => [name, value.stringValue ?? ''])),
+      })),
     context: (name) => lambdaContext(emulator, name),
     close: async () => {
       destroy(clients);
@@ -122,6 +139,9 @@ async function externalTarget(): Promise<Target> {
     return created;
   };
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'eks-imds-guard-e2e' }));
+  const topicArn = topic.TopicArn ?? '';
+  const sqs = new SQSClient({});
+  const subscription = await subscribeQueue(clients.sns, sqs, topicArn, accountId, region);
   const missing: Partial<Record<TargetFeature, string>> = {
     'emulator-controls': "needs the project's emulator (fault injection, call counts, instance state control, compliance-change events, recorded notifications)",
     // Real CloudWatch refuses PutMetricData in AWS/ namespaces: only EC2 itself can publish it.
@@ -148,7 +168,7 @@ async function externalTarget(): Promise<Target> {
     emulator: undefined,
     accountId,
     region,
-    topicArn: topic.TopicArn ?? '',
+    topicArn,
     missing,
     seed: async (spec) => {
       const options = spec.metadataOptions ?? {};
@@ -212,11 +232,60 @@ async function externalTarget(): Promise<Target> {
         'TESTMODE',
       );
     },
+    notifications: subscription.received,
     context,
     close: async () => {
       destroy(clients);
       iam.destroy();
+      sqs.destroy();
     },
+  };
+}
+
+/**
+ * How an account watches a topic: an SQS queue subscribed to it. The e2e workers share one
+ * endpoint and one topic, so each has its own queue (and sees the other's notifications too).
+ */
+async function subscribeQueue(sns: SNSClient, sqs: SQSClient, topicArn: string, accountId: string, region: string) {
+  const queueName = `eks-imds-guard-e2e-${crypto.randomUUID().slice(0, 8)}`;
+  const queueArn = `arn:aws:sqs:${region}:${accountId}:${queueName}`;
+  // SNS may deliver to the queue, and only from this topic.
+  const policy = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: queueArn,
+        Condition: { ArnEquals: { 'aws:SourceArn': topicArn } },
+      },
+    ],
+  };
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: { Policy: JSON.stringify(policy) } }));
+  await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+  const received: Notification[] = [];
+  return {
+    received: async (): Promise<Notification[]> => {
+      for (;;) {
+        const { Messages: messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (messages.length === 0) return [...received];
+        for (const message of messages) received.push(fromSnsEnvelope(message.Body ?? '{}'));
+        await sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+        );
+      }
+    },
+  };
+}
+
+/** The JSON SNS wraps a message in for an SQS subscriber without raw delivery. */
+function fromSnsEnvelope(body: string): Notification {
+  const envelope = JSON.parse(body) as { Subject?: string; Message?: string; MessageAttributes?: Record<string, { Type: string; Value: string }> };
+  return {
+    subject: envelope.Subject,
+    message: envelope.Message ?? '',
+    attributes: Object.fromEntries(Object.entries(envelope.MessageAttributes ?? {}).map(([name, value]) => [name, value.Value])),
   };
 }
 

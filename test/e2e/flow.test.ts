@@ -1,29 +1,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
+import type { FleetMember } from '../../emulator/demo-fleet.ts';
 import { managedNodeGroupNode } from '../../emulator/index.ts';
-import { nonCompliantEvents, skipWithout, startTarget, type Target } from './target.ts';
+import { nonCompliantEvents, skipWithout, startDemo, type DemoSetup, type Target } from './target.ts';
 
 /**
  * The whole flow as `npm run demo` runs it, with the real handlers over HTTP: sweep, compliance
  * changes to remediation (enforce), notifications, re-evaluation.
  */
-type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
-type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
-
 let target: Target;
-let evaluate: EvaluateHandler;
-let remediate: RemediateHandler;
-const fleet = new Map<string, FleetMember>();
+let evaluate: DemoSetup['evaluate'];
+let remediate: DemoSetup['remediate'];
+let fleet = new Map<string, FleetMember>();
 
 beforeAll(async () => {
-  target = await startTarget();
-  ({ handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts'));
-  ({ handler: remediate } = await import('../../functions/remediate-imds/handler.ts'));
-  for (const member of demoFleet()) {
-    const id = await target.seed(member.spec);
-    fleet.set(id, member);
-    if (member.imdsV1Calls > 0) target.emulator?.setImdsV1Calls(id, member.imdsV1Calls);
-  }
+  ({ target, evaluate, remediate, fleet } = await startDemo());
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
-import { nonCompliantEvent, skipWithout, startTarget, type Target } from './target.ts';
+import { nonCompliantEvent, skipWithout, startDemo, type DemoSetup } from './target.ts';
 
 /**
  * The demo fleet one node at a time, on the path every target serves (moto included): the rule
@@ -8,31 +8,14 @@ import { nonCompliantEvent, skipWithout, startTarget, type Target } from './targ
  * rule found NON_COMPLIANT and notifies, and the rule judges the instance again. No sweep and no
  * stored results are needed: a one-instance invocation's counts are its verdict.
  */
-type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
-type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
-
-let target: Target;
-let evaluate: EvaluateHandler;
-let remediate: RemediateHandler;
-const ids = new Map<string, string>();
-
+let demo: DemoSetup;
 beforeAll(async () => {
-  target = await startTarget();
-  ({ handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts'));
-  ({ handler: remediate } = await import('../../functions/remediate-imds/handler.ts'));
-  for (const member of demoFleet()) {
-    const id = await target.seed(member.spec);
-    ids.set(member.name, id);
-    if (member.imdsV1Calls > 0) target.emulator?.setImdsV1Calls(id, member.imdsV1Calls);
-  }
+  demo = await startDemo();
 });
-
-afterAll(async () => {
-  await target?.close();
-});
+afterAll(() => demo?.target.close());
 
 async function verdictOf(instanceId: string): Promise<string> {
-  const summary = await evaluate(target.oversizedEvent(instanceId), target.context('evaluate'));
+  const summary = await demo.evaluate(demo.target.oversizedEvent(instanceId), demo.target.context('evaluate'));
   const verdicts = Object.entries(summary.counts).filter(([, count]) => count > 0);
   expect(verdicts).toHaveLength(1);
   expect(verdicts[0]?.[1]).toBe(1);
@@ -46,8 +29,9 @@ function finalVerdict(member: FleetMember): string {
 
 describe('each demo node: judged, remediated when NON_COMPLIANT, judged again', () => {
   it.for(demoFleet())('$name', async (member, { skip }) => {
+    const { target, fleet, remediate } = demo;
     if (member.imdsV1Calls > 0) skipWithout(target, 'imdsv1-metric', skip);
-    const id = ids.get(member.name) ?? '';
+    const id = [...fleet].find(([, seeded]) => seeded.name === member.name)?.[0] ?? '';
     const options = async () => {
       const current = (await target.describe(id))?.MetadataOptions;
       return { HttpTokens: current?.HttpTokens, HttpPutResponseHopLimit: current?.HttpPutResponseHopLimit, HttpEndpoint: current?.HttpEndpoint };

@@ -16,6 +16,7 @@ import {
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
 import { startEmulator, type ComplianceChangeEvent, type Emulator, type InstanceSpec } from '../../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../../emulator/invocations.ts';
 
@@ -78,6 +79,31 @@ export async function startTarget(remediationEnv: Record<string, string> = {}): 
     ...remediationEnv,
   });
   return target;
+}
+
+export interface DemoSetup {
+  readonly target: Target;
+  /** The demo fleet as launched, by instance id. */
+  readonly fleet: Map<string, FleetMember>;
+  readonly evaluate: typeof import('../../functions/evaluate-imds/handler.ts').handler;
+  readonly remediate: typeof import('../../functions/remediate-imds/handler.ts').handler;
+}
+
+/**
+ * A started target holding the demo fleet, and the real handlers, imported only now because they
+ * read the environment at import. IMDSv1 use is seeded on the emulator only (`imdsv1-metric`).
+ */
+export async function startDemo(): Promise<DemoSetup> {
+  const target = await startTarget();
+  const { handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts');
+  const { handler: remediate } = await import('../../functions/remediate-imds/handler.ts');
+  const fleet = new Map<string, FleetMember>();
+  for (const member of demoFleet()) {
+    const id = await target.seed(member.spec);
+    fleet.set(id, member);
+    if (member.imdsV1Calls > 0) target.emulator?.setImdsV1Calls(id, member.imdsV1Calls);
+  }
+  return { target, fleet, evaluate, remediate };
 }
 
 async function emulatorTarget(): Promise<Target> {

@@ -221,7 +221,7 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
           `${count(scenario.previousCompliant)} + ${count(scenario.previousResults - scenario.previousCompliant)}`,
           `${count(requested(rule, OPS.describe))} / ${count(bounds.describe)}`,
           `${count(requested(rule, OPS.put))} / ${count(bounds.put)}`,
-          `${count(requested(rule, OPS.cleanup))} / ${count(bounds.cleanup)} (${count(bounds.compliantPages)} + ${count(bounds.nonCompliantPages)})`,
+          `${count(requested(rule, OPS.cleanup))} / ${count(bounds.cleanup)} (${count(bounds.compliantPages)} + ${count(bounds.nonCompliantPages)} + ${count(bounds.notApplicablePages)})`,
           `${count(totalRequests(rule))} / ${count(bounds.total)} = ${ratio(totalRequests(rule) / bounds.total)}`,
           naive === undefined
             ? '–'
@@ -372,8 +372,8 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
     out.push(
       `${count(first.nodes)} non-compliant managed-node-group nodes (hop limit 1; 1 in 5 also has tokens optional, so the ` +
         `IMDSv1 guard reads CloudWatch), REMEDIATION_MODE=enforce, ${first.concurrency} execution environments at once ` +
-        '(template.yaml\'s ReservedConcurrentExecutions for RemediateFunction), each taking the next EventBridge event ' +
-        'when free. EC2 throttling is the emulator\'s token-bucket fault, with the buckets AWS-FACTS gives: ' +
+        '(template.yaml\'s RemediationMaxConcurrency default, the SQS event source mapping\'s MaximumConcurrency), each ' +
+        'taking the next queued event, one a batch, when free (the SQS calls are not made). EC2 throttling is the emulator\'s token-bucket fault, with the buckets AWS-FACTS gives: ' +
         `ModifyInstanceMetadataOptions ${MODIFY_BUCKET.capacity} tokens refilled at ${MODIFY_BUCKET.refillPerSecond}/s, ` +
         `DescribeInstances ${EC2_BUCKETS['ec2:DescribeInstances'].capacity} at ${EC2_BUCKETS['ec2:DescribeInstances'].refillPerSecond}/s; ` +
         '"rested" starts the ModifyInstanceMetadataOptions bucket full, "drained" empty. CreateTags (the ledger tag) is ' +
@@ -632,7 +632,7 @@ function notes(result: BenchResult): string[] {
 }
 
 const METHOD = [
-  '- **Lower bounds** (functions/evaluate-imds/evaluator.ts, `sweepAndCleanUp`). DescribeInstances: ⌈live nodes / 1,000⌉ ' +
+  '- **Lower bounds** (functions/shared/config-rule/evaluator.ts, `sweepAndCleanUp`). DescribeInstances: ⌈live nodes / 1,000⌉ ' +
     'pages, at least 1 (non-EKS and terminated instances are filtered by EC2 and cost nothing). GetComplianceDetailsByConfigRule: ' +
     'one paginator per compliance type, 100 results a page, so ⌈C / 100⌉ + ⌈NC / 100⌉ with at least one page each; the ' +
     'API cannot filter by timestamp, so finding stale results means reading every earlier result, and a first sweep on ' +
@@ -654,9 +654,10 @@ const METHOD = [
     'takes a token, and one that finds the bucket empty is answered with the service\'s throttling error ' +
     '(RequestLimitExceeded for EC2) and takes none. The sweeps run with the DescribeInstances bucket, the remediation with ' +
     'the DescribeInstances and ModifyInstanceMetadataOptions buckets (bench/ec2-buckets.ts). Remediation events are the ' +
-    'emulator\'s own compliance-change events from a sweep; an invocation that throws counts as an escaped error ' +
-    '(Lambda would retry it asynchronously).',
-  '- **Deployed settings.** MemorySize, Timeout and ReservedConcurrentExecutions are read from template.yaml for every run.',
+    'emulator\'s own compliance-change events from a sweep, each in an SQS batch of one; an invocation that throws or ' +
+    'reports the message as failed counts as an escaped error (SQS would redeliver it).',
+  '- **Deployed settings.** MemorySize and Timeout of each function and the RemediationMaxConcurrency default are read ' +
+    'from template.yaml for every run.',
   '- **Flags.** `npm run bench -- --sizes 1000,10000,50000 --latency 25`; `--quick` (1,500 nodes, fewer events, what ' +
     "CI's test runs at latency 0); `--no-write` leaves this file alone; `--worker-args '--cpu-prof --cpu-prof-dir=/tmp/prof'` " +
     'profiles every function process.',

@@ -57,7 +57,9 @@ export interface LowerBounds {
   readonly compliantPages: number;
   /** Pages of the NON_COMPLIANT listing chain. */
   readonly nonCompliantPages: number;
-  /** Both listing chains: compliantPages + nonCompliantPages. */
+  /** Pages of the NOT_APPLICABLE listing chain (read so that an unchanged one is not re-put; none are seeded here). */
+  readonly notApplicablePages: number;
+  /** The three listing chains: compliantPages + nonCompliantPages + notApplicablePages. */
   readonly cleanup: number;
   readonly total: number;
   /**
@@ -116,10 +118,11 @@ export interface SweepRow {
 }
 
 /**
- * What functions/evaluate-imds/evaluator.ts (`sweepAndCleanUp`) must do for this scenario.
+ * What functions/shared/config-rule/evaluator.ts (`sweepAndCleanUp`) must do for this scenario.
  * DescribeInstances: ⌈live / 1,000⌉ pages, at least one (EC2 filters out the rest). Listing: one
- * paginator per compliance type, 100 results a page, each at least one page. Puts: the sweep's
- * evaluations and the stale results share batches of 100 (stale results join the last batch).
+ * paginator per compliance type (three), 100 results a page, each at least one page. Puts: the sweep's
+ * evaluations and the stale results share batches of 100 (stale results join the last batch); the
+ * seeded results carry no annotation, so every live node's verdict differs and is written.
  */
 export function lowerBounds(scenario: SweepScenario): LowerBounds {
   const stale = scenario.terminated;
@@ -127,13 +130,15 @@ export function lowerBounds(scenario: SweepScenario): LowerBounds {
   const put = Math.ceil((scenario.live + stale) / 100);
   const compliantPages = Math.max(1, Math.ceil(scenario.previousCompliant / 100));
   const nonCompliantPages = Math.max(1, Math.ceil((scenario.previousResults - scenario.previousCompliant) / 100));
-  const cleanup = compliantPages + nonCompliantPages;
+  const notApplicablePages = 1;
+  const cleanup = compliantPages + nonCompliantPages + notApplicablePages;
   const finalPut = put > 0 ? 1 : 0;
   return {
     describe,
     put,
     compliantPages,
     nonCompliantPages,
+    notApplicablePages,
     cleanup,
     total: describe + put + cleanup,
     criticalPathCalls: Math.max(describe, compliantPages, nonCompliantPages) + finalPut,

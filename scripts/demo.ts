@@ -1,9 +1,11 @@
 /**
  * `npm run demo`: the whole flow on a laptop, no AWS account. A loopback emulator of EC2,
- * AWS Config, SNS and CloudWatch holds a realistic EKS fleet; the real Lambda handlers reach it
+ * AWS Config, SNS, CloudWatch and SQS holds a realistic EKS fleet; the real Lambda handlers reach it
  * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
  */
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { formatTable } from '../cli/table.ts';
+import { createRemediationQueues, drainQueue, sendEvents } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
 import { startEmulator, type Emulator } from '../emulator/index.ts';
@@ -22,14 +24,19 @@ try {
 
 async function runDemo(emulator: Emulator): Promise<void> {
   const topicArn = emulator.createTopic('eks-imds-guard-notifications');
+  Object.assign(process.env, emulator.clientEnv());
+  const sqs = new SQSClient({});
+  const queues = await createRemediationQueues(sqs, 'eks-imds-guard');
   // The handlers build their SDK clients at import: the environment must be set first.
-  Object.assign(process.env, emulator.clientEnv(), {
+  Object.assign(process.env, {
     CONFIG_RULE_NAME: RULE_NAME,
     TOPIC_ARN: topicArn,
     REMEDIATION_MODE: 'enforce',
     IMDSV1_GUARD: 'true',
     IMDSV1_LOOKBACK_HOURS: '24',
     RULE_PARAMETERS: JSON.stringify(RULE_PARAMETERS),
+    REMEDIATION_QUEUE_URL: queues.queueUrl,
+    DEAD_LETTER_QUEUE_URL: queues.deadLetterQueueUrl,
     POWERTOOLS_LOG_LEVEL: verbose ? 'DEBUG' : 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -45,18 +52,22 @@ async function runDemo(emulator: Emulator): Promise<void> {
   emulator.resetCalls();
   let started = performance.now();
   const first = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const before = storedCounts(emulator);
   console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.\n`);
   printCompliance(emulator, label);
   console.log('');
 
-  heading('2. Compliance changes -> EventBridge -> remediate-imds (REMEDIATION_MODE=enforce)');
+  heading('2. Compliance changes -> EventBridge -> SQS remediation queue -> remediate-imds (REMEDIATION_MODE=enforce)');
   const events = emulator.drainComplianceEvents().filter((e) => e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  await sendEvents(sqs, queues.queueUrl, events);
   emulator.resetCalls();
   started = performance.now();
-  for (const event of events) {
-    await remediate(event, lambdaContext(emulator, 'eks-imds-guard-remediate'));
-  }
-  console.log(`${events.length} NON_COMPLIANT events handled in ${ms(started)} with ${callSummary(emulator)}.\n`);
+  const drained = await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  sqs.destroy();
+  console.log(
+    `${drained.received} NON_COMPLIANT events taken from the queue one a batch, ${drained.failed} failed, in ${ms(started)} ` +
+      `with ${callSummary(emulator)} (the SQS calls are the event source mapping's).\n`,
+  );
 
   heading(`3. SNS notifications published to ${topicArn.split(':').pop()}`);
   for (const message of emulator.published(topicArn)) {
@@ -67,10 +78,13 @@ async function runDemo(emulator: Emulator): Promise<void> {
 
   heading('4. AWS Config runs the rule again');
   const second = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const written = Object.values(second.counts).reduce((sum, count) => sum + count, 0);
+  console.log(`Swept ${second.swept} nodes: wrote ${written} evaluations (what changed), left ${second.unchanged} unchanged results alone (AWS Config bills every evaluation it records).\n`);
   printCompliance(emulator, label);
+  const after = storedCounts(emulator);
   console.log(
-    `\nBefore: ${first.counts.NON_COMPLIANT} non-compliant, ${first.counts.COMPLIANT} compliant. ` +
-      `After: ${second.counts.NON_COMPLIANT} non-compliant, ${second.counts.COMPLIANT} compliant, ${second.counts.NOT_APPLICABLE} not applicable.`,
+    `\nBefore: ${before.NON_COMPLIANT} non-compliant, ${before.COMPLIANT} compliant. ` +
+      `After: ${after.NON_COMPLIANT} non-compliant, ${after.COMPLIANT} compliant, ${after.NOT_APPLICABLE} not applicable.`,
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.');
 }
@@ -83,6 +97,13 @@ function seedFleet(emulator: Emulator): Map<string, string> {
     if (imdsV1Calls > 0) emulator.setImdsV1Calls(id, imdsV1Calls);
   }
   return names;
+}
+
+/** The rule's results as AWS Config holds them, by compliance type. */
+function storedCounts(emulator: Emulator): Record<'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE', number> {
+  const counts = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  for (const e of emulator.evaluations(RULE_NAME)) if (e.complianceType in counts) counts[e.complianceType as keyof typeof counts]++;
+  return counts;
 }
 
 function printCompliance(emulator: Emulator, label: (id: string) => string): void {

@@ -2,20 +2,22 @@ import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { evaluateRuleEvent, type EvaluationSummary } from '../shared/config-rule/evaluator.ts';
+import { publishEvaluationMetrics } from '../shared/config-rule/metrics.ts';
 import { logger, metrics } from '../shared/telemetry.ts';
-import { evaluateRuleEvent, type EvaluationSummary } from './evaluator.ts';
+import { createInstanceRule } from './rule.ts';
 
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const config = new ConfigServiceClient(CLIENT_DEFAULTS);
+const rule = createInstanceRule({ ec2, logger });
 
 /** AWS Config custom rule entry point. A thrown error shows in Config as the rule's error. */
 export async function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
   if (context) logger.addContext(context);
   try {
-    const summary = await evaluateRuleEvent(event, { ec2, config, logger });
-    publishEvaluationMetrics(summary);
+    const summary = await evaluateRuleEvent(event, rule, { config });
+    publishEvaluationMetrics(metrics, summary);
     logger.info('evaluation delivered', { ...summary });
     return summary;
   } catch (error) {
@@ -25,14 +27,4 @@ export async function handler(event: unknown, context?: Context): Promise<Evalua
     // Counts go out as single metrics (one per dimension value); flush only what is left.
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
-}
-
-function publishEvaluationMetrics(summary: EvaluationSummary): void {
-  for (const [complianceType, count] of Object.entries(summary.counts)) {
-    const metric = metrics.singleMetric();
-    metric.addDimension('ComplianceType', complianceType);
-    metric.addMetric('Evaluations', MetricUnit.Count, count);
-  }
-  if (summary.swept !== undefined) metrics.addMetric('SweepInstances', MetricUnit.Count, summary.swept);
-  if (summary.cleanedUp !== undefined) metrics.addMetric('StaleResultsCleaned', MetricUnit.Count, summary.cleanedUp);
 }

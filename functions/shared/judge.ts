@@ -2,7 +2,9 @@ import { identifyEksNode, type EksNode } from './eks-node.ts';
 import type { InstanceFacts } from './instance.ts';
 import type { RuleParameters } from './parameters.ts';
 
-export type ComplianceType = 'COMPLIANT' | 'NON_COMPLIANT' | 'NOT_APPLICABLE';
+import type { ComplianceType } from './config-rule/rule.ts';
+
+export type { ComplianceType };
 
 export type CheckName = 'httpTokens' | 'hopLimit' | 'httpEndpoint' | 'instanceProfile';
 

@@ -5,7 +5,7 @@ import { QUICK_OPTIONS, runBenchmark, type BenchResult } from '../../bench/bench
 import { REMEDIATION_OPS } from '../../bench/remediation.ts';
 import { checkTargets, renderReport } from '../../bench/report.ts';
 import { lowerBounds, OPS } from '../../bench/sweep.ts';
-import { loadTemplate, props } from '../infra/templates.ts';
+import { loadTemplate, props, section } from '../infra/templates.ts';
 
 let result: BenchResult;
 
@@ -30,25 +30,27 @@ describe('sweep', () => {
   it('makes exactly the lower bound of calls per operation', () => {
     const [row] = result.sweeps;
     expect(row?.bounds).toEqual(lowerBounds(row!.scenario));
-    // 1,485 live + 15 stale evaluations in 15 puts; 1,000 COMPLIANT and 500 NON_COMPLIANT results in two chains.
+    // 1,485 live + 15 stale evaluations in 15 puts; 1,000 COMPLIANT, 500 NON_COMPLIANT and no
+    // NOT_APPLICABLE results in three chains.
     expect(row?.bounds).toEqual({
       describe: 2,
       put: 15,
       compliantPages: 10,
       nonCompliantPages: 5,
-      cleanup: 15,
-      total: 32,
+      notApplicablePages: 1,
+      cleanup: 16,
+      total: 33,
       criticalPathCalls: 11,
-      sequentialCalls: 18,
+      sequentialCalls: 19,
     });
     expect(row?.rule.error).toBeUndefined();
-    expect(row?.rule.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 15 });
+    expect(row?.rule.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 16 });
     expect(row?.rule.summary).toMatchObject({ swept: 1_485, cleanedUp: 15 });
   });
 
   it('counts at least one page per chain and no final put when there is nothing to write', () => {
     const empty = { eksNodes: 0, nonEks: 0, terminated: 0, live: 0, previousResults: 0, previousCompliant: 0 };
-    expect(lowerBounds(empty)).toMatchObject({ describe: 1, put: 0, cleanup: 2, total: 3, criticalPathCalls: 1, sequentialCalls: 3 });
+    expect(lowerBounds(empty)).toMatchObject({ describe: 1, put: 0, cleanup: 3, total: 4, criticalPathCalls: 1, sequentialCalls: 4 });
     const listingBound = { eksNodes: 1_000, nonEks: 0, terminated: 10, live: 990, previousResults: 5_000, previousCompliant: 4_200 };
     expect(lowerBounds(listingBound)).toMatchObject({ describe: 1, put: 10, compliantPages: 42, nonCompliantPages: 8, criticalPathCalls: 43 });
   });
@@ -82,7 +84,9 @@ describe('remediation', () => {
   it('runs as template.yaml deploys RemediateFunction', () => {
     const remediate = props(loadTemplate('sam'), 'RemediateFunction');
     expect(result.deployed.remediate).toMatchObject({ memoryMb: remediate['MemorySize'], timeoutMs: Number(remediate['Timeout']) * 1000 });
-    for (const run of result.remediation) expect(run.concurrency).toBe(remediate['ReservedConcurrentExecutions']);
+    // The SQS event source mapping's MaximumConcurrency, as the stack deploys it by default.
+    const maxConcurrency = section(loadTemplate('sam'), 'Parameters')['RemediationMaxConcurrency'] as { Default: number };
+    for (const run of result.remediation) expect(run.concurrency).toBe(maxConcurrency.Default);
     const evaluate = props(loadTemplate('sam'), 'EvaluateFunction');
     expect(result.deployed.evaluate).toMatchObject({ memoryMb: evaluate['MemorySize'], timeoutMs: Number(evaluate['Timeout']) * 1000 });
   });
@@ -102,7 +106,7 @@ describe('report', () => {
     for (const heading of ['## Targets', '## Sweep: calls', '## Sweep: wall time', '## Sweep: memory', '## Change-triggered evaluation', '## Remediation', '## Bundles', '## Method']) {
       expect(report).toContain(heading);
     }
-    expect(report).toMatch(/\| 1,500 \| 1,800 \| 1,000 \+ 500 \| 2 \/ 2 \| 15 \/ 15 \| 15 \/ 15 \(10 \+ 5\) \| 32 \/ 32 = 1\.00 \|/);
+    expect(report).toMatch(/\| 1,500 \| 1,800 \| 1,000 \+ 500 \| 2 \/ 2 \| 15 \/ 15 \| 16 \/ 16 \(10 \+ 5 \+ 1\) \| 33 \/ 33 = 1\.00 \|/);
     expect(report).not.toMatch(/overlapped-rule|prototype/);
     const callTargets = checkTargets(result).filter((c) => /\bcalls?\b/.test(c.target));
     expect(callTargets.length).toBeGreaterThanOrEqual(4);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
-import { nonCompliantEvent, skipWithout, startDemo, type DemoSetup } from './target.ts';
+import { nonCompliantEvent, remediateThroughQueue, skipWithout, startDemo, type DemoSetup } from './target.ts';
 
 /**
  * The demo fleet one node at a time, on the path every target serves (moto included): the rule
@@ -41,7 +41,9 @@ describe('each demo node: judged, remediated when NON_COMPLIANT, judged again', 
     const reported = member.expected.notification !== 'none';
 
     expect(await verdictOf(id)).toBe(reported ? 'NON_COMPLIANT' : finalVerdict(member));
-    if (reported) await remediate(nonCompliantEvent(target, id), target.context('remediate'));
+    if (reported) {
+      expect(await remediateThroughQueue(target, remediate, [nonCompliantEvent(target, id)])).toEqual({ received: 1, failed: 0, threw: false });
+    }
     expect(await verdictOf(id)).toBe(finalVerdict(member));
 
     const notified = (await target.notifications()).filter((n) => n.attributes['instanceId'] === id);

@@ -10,7 +10,7 @@ const NODES = 2500;
 const NON_EKS = 500;
 
 let target: Target;
-let evaluate: (event: unknown) => Promise<{ swept?: number; cleanedUp?: number; counts: Record<string, number> }>;
+let evaluate: (event: unknown) => Promise<{ swept?: number; unchanged?: number; cleanedUp?: number; counts: Record<string, number> }>;
 let nodeIds: string[] = [];
 
 beforeAll(async () => {
@@ -57,13 +57,28 @@ describe('a 2,500-node sweep over HTTP', () => {
       const calls = target.emulator.calls;
       expect(calls.get('ec2:DescribeInstances')).toBe(3);
       expect(calls.get('config:PutEvaluations')).toBe(25);
-      // The cleanup listing, one chain per compliance type, runs beside the sweep: on a rule
-      // with no earlier results, one empty page each.
-      expect(calls.get('config:GetComplianceDetailsByConfigRule')).toBe(2);
+      // The listing of earlier results, one chain per compliance type, runs beside the sweep: on
+      // a rule with no earlier results, one empty page each.
+      expect(calls.get('config:GetComplianceDetailsByConfigRule')).toBe(3);
     }
     const results = await target.results(rule);
     expect(results.size).toBe(NODES);
     expect([...results.keys()].sort()).toEqual([...nodeIds].sort());
+  });
+
+  it('writes nothing on a second sweep of an unchanged fleet', async ({ skip }) => {
+    skipWithout(target, 'config-results', skip);
+    const rule = freshRule();
+    await sweep(rule);
+    target.emulator?.resetCalls();
+    const summary = await sweep(rule);
+    expect(summary).toMatchObject({ swept: NODES, unchanged: NODES, cleanedUp: 0, counts: { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 } });
+    if (target.emulator) {
+      expect(target.emulator.calls.get('config:PutEvaluations')).toBe(0);
+      // What Config holds was read instead: ⌈2,000 / 100⌉ + ⌈500 / 100⌉ + 1 empty NOT_APPLICABLE page.
+      expect(target.emulator.calls.get('config:GetComplianceDetailsByConfigRule')).toBe(26);
+    }
+    expect((await target.results(rule)).size).toBe(NODES);
   });
 
   it('turns results of instances gone since the last sweep NOT_APPLICABLE', async ({ skip }) => {

@@ -19,6 +19,7 @@ import type { Context } from 'aws-lambda';
 import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
 import { startEmulator, type ComplianceChangeEvent, type Emulator, type InstanceSpec } from '../../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../../emulator/invocations.ts';
+import { createRemediationQueues, drainQueue, sendEvents, type PollResult, type RemediationQueues } from '../../emulator/event-source.ts';
 
 /**
  * Where the end-to-end suite runs: the project's loopback emulator (default), or an external
@@ -47,6 +48,9 @@ export interface Target {
   readonly topicArn: string;
   /** Why the target cannot serve a feature; absent when it can. */
   readonly missing: Readonly<Partial<Record<TargetFeature, string>>>;
+  /** The remediation queue the compliance changes go to, and its dead-letter queue. */
+  readonly queues: RemediationQueues;
+  readonly sqs: SQSClient;
   seed(spec: InstanceSpec): Promise<string>;
   describe(instanceId: string): Promise<Instance | undefined>;
   /** The rule's stored results, read back through the Config API. */
@@ -76,9 +80,17 @@ export async function startTarget(remediationEnv: Record<string, string> = {}): 
     IMDSV1_GUARD: 'true',
     IMDSV1_LOOKBACK_HOURS: '24',
     RULE_PARAMETERS: '{}',
+    REMEDIATION_QUEUE_URL: target.queues.queueUrl,
+    DEAD_LETTER_QUEUE_URL: target.queues.deadLetterQueueUrl,
     ...remediationEnv,
   });
   return target;
+}
+
+/** EventBridge queues the events; the event source mapping hands them to the function, one a batch. */
+export async function remediateThroughQueue(target: Target, handler: DemoSetup['remediate'], events: readonly unknown[]): Promise<PollResult> {
+  await sendEvents(target.sqs, target.queues.queueUrl, events);
+  return drainQueue(target.sqs, target.queues, handler, () => target.context('remediate'));
 }
 
 export interface DemoSetup {
@@ -117,6 +129,8 @@ async function emulatorTarget(): Promise<Target> {
     region: emulator.region,
     topicArn,
     missing: {},
+    queues: await createRemediationQueues(clients.sqs),
+    sqs: clients.sqs,
     seed: async (spec) => emulator.addInstance(spec),
     describe: (id) => describeInstance(clients.ec2, id),
     results: (ruleName = RULE_NAME) => readResults(clients.config, ruleName),
@@ -166,8 +180,7 @@ async function externalTarget(): Promise<Target> {
   };
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: 'eks-imds-guard-e2e' }));
   const topicArn = topic.TopicArn ?? '';
-  const sqs = new SQSClient({});
-  const subscription = await subscribeQueue(clients.sns, sqs, topicArn, accountId, region);
+  const subscription = await subscribeQueue(clients.sns, clients.sqs, topicArn, accountId, region);
   const missing: Partial<Record<TargetFeature, string>> = {
     'emulator-controls': "needs the project's emulator (fault injection, call counts, instance state control, compliance-change events, recorded notifications)",
     // Real CloudWatch refuses PutMetricData in AWS/ namespaces: only EC2 itself can publish it.
@@ -196,6 +209,9 @@ async function externalTarget(): Promise<Target> {
     region,
     topicArn,
     missing,
+    // The e2e workers share the endpoint: each gets its own queues, or one would drain the other's.
+    queues: await createRemediationQueues(clients.sqs, `eks-imds-guard-e2e-${crypto.randomUUID().slice(0, 8)}`),
+    sqs: clients.sqs,
     seed: async (spec) => {
       const options = spec.metadataOptions ?? {};
       const launched = await clients.ec2.send(
@@ -263,7 +279,6 @@ async function externalTarget(): Promise<Target> {
     close: async () => {
       destroy(clients);
       iam.destroy();
-      sqs.destroy();
     },
   };
 }
@@ -380,13 +395,14 @@ async function probeConfigResults(): Promise<string | undefined> {
 }
 
 function sdkClients() {
-  return { ec2: new EC2Client({}), config: new ConfigServiceClient({}), sns: new SNSClient({}) };
+  return { ec2: new EC2Client({}), config: new ConfigServiceClient({}), sns: new SNSClient({}), sqs: new SQSClient({}) };
 }
 
 function destroy(clients: ReturnType<typeof sdkClients>): void {
   clients.ec2.destroy();
   clients.config.destroy();
   clients.sns.destroy();
+  clients.sqs.destroy();
 }
 
 async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Instance | undefined> {

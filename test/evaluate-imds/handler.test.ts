@@ -2,6 +2,7 @@ import {
   ConfigServiceClient,
   GetComplianceDetailsByConfigRuleCommand,
   PutEvaluationsCommand,
+  type Evaluation,
   type EvaluationResult,
   type PutEvaluationsCommandInput,
 } from '@aws-sdk/client-config-service';
@@ -10,8 +11,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/evaluate-imds/handler.ts';
-import { evaluateRuleEvent } from '../../functions/evaluate-imds/evaluator.ts';
-import { EvaluationDeliveryError } from '../../functions/evaluate-imds/evaluation-sink.ts';
+import { createInstanceRule } from '../../functions/evaluate-imds/rule.ts';
+import { evaluateRuleEvent } from '../../functions/shared/config-rule/evaluator.ts';
+import { EvaluationDeliveryError } from '../../functions/shared/config-rule/evaluation-sink.ts';
 import {
   aChangeEvent,
   anOversizedEvent,
@@ -206,8 +208,8 @@ describe('scheduled sweep', () => {
     expect(ids.size).toBe(2500);
     expect(allEvaluations().every((e) => e.OrderingTimestamp?.getTime() === Date.parse(SWEEP_TIME))).toBe(true);
     expect(summary).toMatchObject({ swept: 2500, cleanedUp: 0, counts: { COMPLIANT: 2000, NON_COMPLIANT: 500, NOT_APPLICABLE: 0 } });
-    // The cleanup listing: one chain per compliance type, here one empty page each.
-    expect(config).toHaveReceivedCommandTimes(GetComplianceDetailsByConfigRuleCommand, 2);
+    // The listing of earlier results: one chain per compliance type, here one empty page each.
+    expect(config).toHaveReceivedCommandTimes(GetComplianceDetailsByConfigRuleCommand, 3);
   });
 
   it('reports NOT_APPLICABLE for earlier results the sweep no longer saw', async () => {
@@ -224,14 +226,14 @@ describe('scheduled sweep', () => {
       NON_COMPLIANT: [[staleResult('i-0gone00000000001', 'NON_COMPLIANT', '2026-11-26T00:00:00.000Z')]],
     };
     config.on(GetComplianceDetailsByConfigRuleCommand).callsFake((input: { ComplianceTypes: string[]; NextToken?: string }) => {
-      const chain = pages[input.ComplianceTypes[0]!]!;
+      const chain = pages[input.ComplianceTypes[0]!] ?? [[]];
       const index = Number(input.NextToken ?? 0);
       return { EvaluationResults: chain[index], NextToken: index + 1 < chain.length ? String(index + 1) : undefined };
     });
 
     const summary = await handler(aScheduledEvent());
 
-    for (const type of ['COMPLIANT', 'NON_COMPLIANT'] as const) {
+    for (const type of ['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE'] as const) {
       expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, {
         ConfigRuleName: RULE_NAME,
         ComplianceTypes: [type],
@@ -241,7 +243,7 @@ describe('scheduled sweep', () => {
     expect(config).toHaveReceivedCommandWith(GetComplianceDetailsByConfigRuleCommand, { ComplianceTypes: ['COMPLIANT'], NextToken: '1' });
     const cleaned = allEvaluations().filter((e) => e.ComplianceType === 'NOT_APPLICABLE');
     expect(cleaned.map((e) => e.ComplianceResourceId)).toEqual(['i-0gone00000000002', 'i-0gone00000000001']);
-    expect(cleaned[0]?.Annotation).toBe('not seen by the latest sweep: gone or no longer an EKS node');
+    expect(cleaned[0]?.Annotation).toBe('not seen by the latest sweep: gone or no longer in the rule scope');
     expect(summary).toMatchObject({ swept: 3, cleanedUp: 2 });
     // The sweep's last batch and the stale results go out together.
     expect(config).toHaveReceivedCommandTimes(PutEvaluationsCommand, 1);
@@ -286,11 +288,10 @@ describe('scheduled sweep', () => {
     serveInstances(fleet(1));
     config.on(PutEvaluationsCommand).callsFake((input: PutEvaluationsCommandInput) => ({ FailedEvaluations: input.Evaluations }));
     const sleeps: number[] = [];
-    const error = await evaluateRuleEvent(aScheduledEvent(), {
-      ec2: new EC2Client({}),
+    const rule = createInstanceRule({ ec2: new EC2Client({}), logger: silent });
+    const error = await evaluateRuleEvent(aScheduledEvent(), rule, {
       config: new ConfigServiceClient({}),
-      logger: silent,
-      sinkOptions: { maxAttempts: 3, sleep: async (ms) => void sleeps.push(ms) },
+      sinkOptions: { maxAttempts: 3, sleep: async (ms: number) => void sleeps.push(ms) },
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EvaluationDeliveryError);
     expect((error as EvaluationDeliveryError).undelivered).toEqual(['i-00000000000000000']);
@@ -325,7 +326,8 @@ describe('scheduled sweep', () => {
       return { EvaluationResults: [], NextToken: 'more' };
     });
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
-    expect(config.commandCalls(GetComplianceDetailsByConfigRuleCommand).length).toBeLessThanOrEqual(4);
+    // Three chains (one per compliance type), each stopped at its next page.
+    expect(config.commandCalls(GetComplianceDetailsByConfigRuleCommand).length).toBeLessThanOrEqual(6);
   });
 
   it('does not retry FailedEvaluations that name nothing it sent', async () => {
@@ -342,6 +344,124 @@ describe('scheduled sweep', () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
     await expect(handler(aScheduledEvent())).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
     expect(config).not.toHaveReceivedCommand(PutEvaluationsCommand);
+  });
+});
+
+/** Serves what Config would hold after `evaluations` were written: paged 100 a page, by compliance type. */
+function holdResults(evaluations: readonly Evaluation[], delayMs = 0): void {
+  const byType = new Map<string, EvaluationResult[]>();
+  for (const e of evaluations) {
+    const results = byType.get(e.ComplianceType!) ?? [];
+    results.push({
+      EvaluationResultIdentifier: {
+        EvaluationResultQualifier: { ConfigRuleName: RULE_NAME, ResourceType: e.ComplianceResourceType, ResourceId: e.ComplianceResourceId },
+        OrderingTimestamp: e.OrderingTimestamp,
+      },
+      ComplianceType: e.ComplianceType,
+      Annotation: e.Annotation,
+    });
+    byType.set(e.ComplianceType!, results);
+  }
+  config.on(GetComplianceDetailsByConfigRuleCommand).callsFake(async (input: { ComplianceTypes: string[]; NextToken?: string }) => {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const results = byType.get(input.ComplianceTypes[0]!) ?? [];
+    const start = Number(input.NextToken ?? 0);
+    return { EvaluationResults: results.slice(start, start + 100), NextToken: start + 100 < results.length ? String(start + 100) : undefined };
+  });
+}
+
+describe('a sweep writes only what changed (AWS Config bills every evaluation it records)', () => {
+  const shape = (i: number) => ({
+    hopLimit: i % 7 === 0 ? 1 : 2,
+    // Out of ClusterNames: NOT_APPLICABLE, listed and compared like the others.
+    ...(i % 11 === 0 ? { tags: managedNodeTags('staging') } : {}),
+  });
+  const params = { ClusterNames: 'prod' };
+
+  async function firstSweep(instances: Instance[]): Promise<Evaluation[]> {
+    serveInstances(instances);
+    await handler(aScheduledEvent({ ruleParameters: params }));
+    const written = allEvaluations();
+    config.resetHistory();
+    return written;
+  }
+
+  it('writes nothing when the fleet has not changed', async () => {
+    const instances = fleet(1250, shape);
+    const written = await firstSweep(instances);
+    expect(written).toHaveLength(1250);
+    expect(new Set(written.map((e) => e.ComplianceType))).toEqual(new Set(['COMPLIANT', 'NON_COMPLIANT', 'NOT_APPLICABLE']));
+
+    holdResults(written);
+    const summary = await handler(aScheduledEvent({ ruleParameters: params }));
+
+    expect(config).not.toHaveReceivedCommand(PutEvaluationsCommand);
+    expect(summary).toMatchObject({ swept: 1250, unchanged: 1250, cleanedUp: 0, counts: { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 } });
+  });
+
+  it('writes the node whose result changed, the new node and the stale result, and nothing else', async () => {
+    const instances = fleet(300, shape);
+    const written = await firstSweep(instances);
+    holdResults(written.map((e) => ({ ...e, OrderingTimestamp: new Date('2026-11-26T00:00:00.000Z') })));
+
+    const fixed = anEc2Instance({ instanceId: instances[7]!.InstanceId!, hopLimit: 2 });
+    const relabelled = anEc2Instance({ instanceId: instances[8]!.InstanceId!, hopLimit: 3 }); // still compliant, new annotation
+    const added = anEc2Instance({ instanceId: 'i-0added0000000000', hopLimit: 1 });
+    serveInstances([...instances.slice(0, 7), fixed, relabelled, ...instances.slice(9, 299), added]); // the last one is gone
+    const summary = await handler(aScheduledEvent({ ruleParameters: params }));
+
+    const now = allEvaluations().map((e) => [e.ComplianceResourceId, e.ComplianceType]);
+    expect(now).toEqual(
+      expect.arrayContaining([
+        [instances[7]!.InstanceId, 'COMPLIANT'],
+        [instances[8]!.InstanceId, 'COMPLIANT'],
+        ['i-0added0000000000', 'NON_COMPLIANT'],
+        [instances[299]!.InstanceId, 'NOT_APPLICABLE'],
+      ]),
+    );
+    expect(now).toHaveLength(4);
+    expect(summary).toMatchObject({ swept: 300, unchanged: 297, cleanedUp: 1 });
+  });
+
+  it('bounds the verdicts it holds: past the limit the sweep waits for the listing, and still writes nothing unchanged', async () => {
+    const instances = fleet(2500, shape);
+    const written = await firstSweep(instances);
+    holdResults(written, 2);
+    const order: string[] = [];
+    config.on(GetComplianceDetailsByConfigRuleCommand).callsFake(async (input: { ComplianceTypes: string[]; NextToken?: string }) => {
+      order.push('list');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const results = written
+        .filter((e) => e.ComplianceType === input.ComplianceTypes[0])
+        .map((e) => ({
+          EvaluationResultIdentifier: {
+            EvaluationResultQualifier: { ConfigRuleName: RULE_NAME, ResourceType: e.ComplianceResourceType, ResourceId: e.ComplianceResourceId },
+            OrderingTimestamp: e.OrderingTimestamp,
+          },
+          ComplianceType: e.ComplianceType,
+          Annotation: e.Annotation,
+        }));
+      const start = Number(input.NextToken ?? 0);
+      return { EvaluationResults: results.slice(start, start + 100), NextToken: start + 100 < results.length ? String(start + 100) : undefined };
+    });
+    ec2.on(DescribeInstancesCommand).callsFake((input: { MaxResults?: number; NextToken?: string }) => {
+      order.push('describe');
+      const start = Number(input.NextToken ?? 0);
+      const next = start + 1000 < instances.length ? String(start + 1000) : undefined;
+      return { Reservations: [{ Instances: instances.slice(start, start + 1000) }], NextToken: next };
+    });
+
+    const rule = createInstanceRule({ ec2: new EC2Client({}), logger: silent });
+    const summary = await evaluateRuleEvent(aScheduledEvent({ ruleParameters: params }), rule, {
+      config: new ConfigServiceClient({}),
+      maxHeldVerdicts: 50,
+    });
+
+    expect(config).not.toHaveReceivedCommand(PutEvaluationsCommand);
+    expect(summary).toMatchObject({ swept: 2500, unchanged: 2500 });
+    // The first page filled the hold: the second page was read only after the whole listing.
+    const secondPage = order.indexOf('describe', order.indexOf('describe') + 1);
+    expect(order.lastIndexOf('list')).toBeLessThan(secondPage);
   });
 });
 
@@ -368,6 +488,7 @@ describe('metrics', () => {
       ['Evaluations', 1],
       ['Evaluations', 0],
       ['SweepInstances', 5],
+      ['UnchangedResultsSkipped', 0],
       ['StaleResultsCleaned', 0],
     ]);
   });

@@ -1,6 +1,6 @@
 import { PutEvaluationsCommand, type ConfigServiceClient, type Evaluation } from '@aws-sdk/client-config-service';
-import { sleep } from '../shared/ec2.ts';
-import type { ComplianceType } from '../shared/judge.ts';
+import { sleep } from '../ec2.ts';
+import type { ComplianceType } from './rule.ts';
 
 /** PutEvaluations accepts at most this many evaluations a call. */
 const MAX_EVALUATIONS_PER_CALL = 100;

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { InvalidEventError } from '../shared/errors.ts';
-import type { ConfigurationItemInstance } from '../shared/instance.ts';
-import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
+import { InvalidEventError } from '../errors.ts';
+import { accountId, isoTimestamp, zodProblems } from '../validation.ts';
 
 const MESSAGE_TYPES = [
   'ConfigurationItemChangeNotification',
@@ -51,14 +50,14 @@ export interface ItemSummary {
   readonly captureTime: Date;
 }
 
+/** A change notification's item: the summary, its tags and its configuration (camelCase, as recorded). */
+export interface ChangedItem extends ItemSummary {
+  readonly tags: Readonly<Record<string, string>>;
+  readonly configuration: Readonly<Record<string, unknown>> | undefined;
+}
+
 export type Trigger =
-  | {
-      readonly kind: 'change';
-      readonly item: ItemSummary & {
-        readonly tags: Record<string, string>;
-        readonly configuration: ConfigurationItemInstance | undefined;
-      };
-    }
+  | { readonly kind: 'change'; readonly item: ChangedItem }
   | { readonly kind: 'oversized'; readonly item: ItemSummary }
   | { readonly kind: 'scheduled'; readonly notificationTime: Date };
 
@@ -104,7 +103,7 @@ export function parseRuleInvocation(event: unknown): RuleInvocation {
           item: {
             ...summary(ci),
             tags: ci.tags ?? {},
-            configuration: (ci.configuration ?? undefined) as ConfigurationItemInstance | undefined,
+            configuration: ci.configuration ?? undefined,
           },
         },
       };

@@ -78,7 +78,7 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   const rows: ScanRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
   try {
-    for await (const page of sweepEksNodes(ec2, options.params)) {
+    for await (const page of sweepEksNodes(ec2, options.params, new Date())) {
       for (const judgement of page) {
         counts[judgement.compliance]++;
         rows.push({

@@ -77,6 +77,8 @@ type JsonObject = Record<string, unknown>;
 export interface PutEvaluationsContext {
   /** Fault injection: true when this evaluation should come back in FailedEvaluations. */
   failEvaluation: () => boolean;
+  /** Fault injection: a stricter annotation limit, in UTF-8 bytes, that refuses the whole request. */
+  maxAnnotationBytes?: () => number | undefined;
 }
 
 export class ConfigService {
@@ -163,6 +165,15 @@ export class ConfigService {
       );
     }
     const parsed = evaluations.map((e: unknown, i: number) => parseEvaluation(e, i + 1));
+    const maxBytes = context.maxAnnotationBytes?.();
+    if (maxBytes !== undefined) {
+      const index = parsed.findIndex((e) => e.annotation !== undefined && Buffer.byteLength(e.annotation, 'utf8') > maxBytes);
+      if (index >= 0) {
+        throw validation(
+          `Value '${parsed[index]?.annotation}' at 'evaluations.${index + 1}.member.annotation' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
+        );
+      }
+    }
     // With TestMode the token need not be valid and nothing is recorded.
     if (input['TestMode'] === true) return { FailedEvaluations: [] };
 

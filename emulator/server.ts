@@ -220,7 +220,10 @@ export class Emulator {
       switch (operation) {
         case 'PutEvaluations':
           return () =>
-            jsonAnswer(service, this.config.putEvaluations(input, { failEvaluation: () => this.faults.failEvaluation(key) }), requestId);
+            jsonAnswer(service, this.config.putEvaluations(input, {
+                failEvaluation: () => this.faults.failEvaluation(key),
+                maxAnnotationBytes: () => this.faults.maxAnnotationBytes(key),
+              }), requestId);
         case 'GetComplianceDetailsByConfigRule':
           return () => jsonAnswer(service, this.config.getComplianceDetailsByConfigRule(input), requestId);
         default:

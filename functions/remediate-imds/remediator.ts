@@ -9,11 +9,14 @@ import {
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
+import type { Exemption } from '../shared/exemption.ts';
+import { cleanText } from '../shared/sanitize.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
   renderNotification,
+  sanitizeReport,
   type Imdsv1GuardReport,
   type Outcome,
   type RemediationReport,
@@ -80,7 +83,7 @@ export interface RemediationResult {
   readonly verified: boolean | undefined;
 }
 
-/** Publish failed after SNS's own retries: thrown so Lambda retries the event. */
+/** Publish failed after SNS's own retries: thrown so the message fails and SQS redelivers the event. */
 export class NotificationDeliveryError extends Error {
   override readonly name = 'NotificationDeliveryError';
   readonly outcome: Outcome;
@@ -95,7 +98,7 @@ export class NotificationDeliveryError extends Error {
 
 /**
  * Errors that the same call would meet again on a retry: reported as `failed`, not thrown.
- * Everything else that survives the SDK's retries is thrown, for Lambda's async retries.
+ * Everything else that survives the SDK's retries is thrown: the message fails and SQS redelivers it.
  */
 const PERMANENT_ERRORS = new Set([
   'UnauthorizedOperation',
@@ -161,6 +164,12 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
       verified: undefined,
     };
   }
+  if (handled.report.error !== undefined) {
+    // The notification withholds the encoded authorization failure message; the function's
+    // operators find it here, to decode with sts:DecodeAuthorizationMessage.
+    const { operation, code, message } = handled.report.error;
+    deps.logger.warn('AWS refused a call', { instanceId: change.instanceId, operation, code, message: cleanText(message, 4_000) });
+  }
   await publish(deps, change.eventId, handled.report, handled.ledger !== undefined);
   if (handled.ledger !== undefined) await markNotified(deps, change.instanceId, handled.ledger);
   return resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered });
@@ -189,7 +198,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     return { report: undefined, silentReason: 'duplicate' };
   }
 
-  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters);
+  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters, new Date((deps.now ?? Date.now)()));
   if (ledger?.state === 'unnotified' && instance !== undefined) {
     const resent = reportFromLedger(base, instance, assessment, ledger, deps);
     if (resent !== undefined) return resent;
@@ -208,7 +217,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
   const node = assessment.judgement.node;
-  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group };
+  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group, exemption: reportedExemption(assessment.judgement.exemption) };
   const drift = detectDrift(assessment.facts.tags, node);
 
   let imdsv1: Imdsv1Finding | undefined;
@@ -306,6 +315,7 @@ function reportFromLedger(
     actionsRequired = plan.actionsRequired;
   }
   const node = assessment.kind === 'act' ? assessment.judgement.node : assessment.node;
+  const exemption = assessment.kind === 'act' ? assessment.judgement.exemption : assessment.exemption;
   const tags = assessment.facts?.tags ?? {};
   const options = instance.MetadataOptions;
   const now: MetadataValues = {
@@ -329,6 +339,7 @@ function reportFromLedger(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(exemption),
     before: ledger.before,
     after: now,
     changes: diffMetadata(ledger.before, now),
@@ -503,7 +514,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       }),
     );
   } catch (error) {
-    deps.logger.error('notification not delivered: the invocation fails so that Lambda retries the event', {
+    deps.logger.error('notification not delivered: the message fails so that SQS redelivers the event', {
       eventId,
       instanceId: report.instanceId,
       outcome: report.outcome,
@@ -511,7 +522,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       // A change already made is re-reported from the instance's ledger tag, in any execution
       // environment; anything else is decided again on the retry.
       retry: fromLedger ? 're-sends this report from the ledger tag, without modifying' : 'decides again from the instance',
-      notification: report,
+      notification: sanitizeReport(report),
     });
     throw new NotificationDeliveryError(report, error);
   }
@@ -528,6 +539,7 @@ function baseReport(change: ComplianceChange, deps: RemediatorDeps): Omit<Remedi
     cluster: undefined,
     nodeKind: undefined,
     nodeGroup: undefined,
+    exemption: undefined,
     before: undefined,
     after: undefined,
     changes: [],
@@ -558,6 +570,7 @@ function skippedReport(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(assessment.exemption),
     // Auto Mode is reported with its values (for the record); other skips are out of scope.
     ...(assessment.reason === 'auto-mode' && before ? { before, after: before } : {}),
   };
@@ -588,6 +601,11 @@ function permanentOrThrow(error: unknown): Error {
   throw error;
 }
 
+/** Reports carry the exemption only when the instance has the tag, valid or not. */
+function reportedExemption(exemption: Exemption): Exemption | undefined {
+  return exemption.status === 'none' ? undefined : exemption;
+}
+
 function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
@@ -609,7 +627,8 @@ function resultOf(
     reason: report.reason,
     eventId: report.eventId,
     instanceId: report.instanceId,
-    cluster: report.cluster,
+    // The result is logged and returned to Lambda: the tag value is cleaned like any output.
+    cluster: report.cluster === undefined ? undefined : cleanText(report.cluster, 100),
     ...flags,
     verified: report.verification === undefined ? undefined : report.verification.status === 'verified',
   };

@@ -38,7 +38,7 @@ describe('npm run scan', () => {
     const { code, stdout, stderr } = await scan('--region', 'us-east-1');
 
     expect(code).toBe(1);
-    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+cluster prod: HopLimit 1 \\(want >=2\\)`));
+    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+HopLimit 1 \\(want >=2\\); cluster "prod"`));
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');

@@ -38,7 +38,7 @@ export interface Notification {
 }
 
 /** What a test may need beyond the EC2, SNS and CloudWatch calls every target serves. */
-export type TargetFeature = 'config-results' | 'emulator-controls' | 'imdsv1-metric';
+export type TargetFeature = 'config-results' | 'emulator-controls' | 'imdsv1-metric' | 'managed-instances';
 
 export interface Target {
   /** Present on the emulator only: fault injection, call counts, event emission, SNS records. */
@@ -185,6 +185,8 @@ async function externalTarget(): Promise<Target> {
     'emulator-controls': "needs the project's emulator (fault injection, call counts, instance state control, compliance-change events, recorded notifications)",
     // Real CloudWatch refuses PutMetricData in AWS/ namespaces: only EC2 itself can publish it.
     'imdsv1-metric': 'AWS/EC2 MetadataNoToken is published by EC2 alone (AWS/ namespaces are reserved), so no API call can seed IMDSv1 use',
+    // Only EC2 sets an instance's Operator, for the service that launched it (EKS Auto Mode).
+    'managed-instances': 'RunInstances cannot launch an EC2 managed instance (Operator eks.amazonaws.com), the only proof of an EKS Auto Mode node',
   };
   const configGap = await probeConfigResults();
   if (configGap !== undefined) missing['config-results'] = configGap;

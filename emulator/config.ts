@@ -147,6 +147,24 @@ export class ConfigService {
     return this.#events.splice(0, this.#events.length);
   }
 
+  ruleNames(): string[] {
+    return [...this.#rules.keys()];
+  }
+
+  /** The rules named (all when none are), in the shape the report reads: name, ARN (with the account), id. */
+  describeConfigRules(input: JsonObject): JsonObject {
+    const names = input['ConfigRuleNames'];
+    const wanted = Array.isArray(names) && names.length > 0 ? names.map(String) : [...this.#rules.keys()];
+    const rules = wanted.map((name) => {
+      const info = this.#rules.get(name);
+      if (info === undefined) {
+        throw new AwsError('NoSuchConfigRuleException', `The ConfigRule '${name}' provided in the request is invalid. Please check the configRule name.`);
+      }
+      return { ConfigRuleName: info.configRuleName, ConfigRuleArn: info.configRuleArn, ConfigRuleId: info.configRuleId, ConfigRuleState: 'ACTIVE' };
+    });
+    return { ConfigRules: rules };
+  }
+
   rule(configRuleName: string): ConfigRuleInfo | undefined {
     const info = this.#rules.get(configRuleName);
     return info === undefined ? undefined : { ...info };
@@ -226,21 +244,7 @@ export class ConfigService {
       ({ page, nextToken: next } = this.#pager.first(matching, limit));
     }
     const output: JsonObject = {
-      EvaluationResults: page.map((e) => ({
-        EvaluationResultIdentifier: {
-          EvaluationResultQualifier: {
-            ConfigRuleName: e.configRuleName,
-            ResourceType: e.resourceType,
-            ResourceId: e.resourceId,
-            EvaluationMode: 'DETECTIVE',
-          },
-          OrderingTimestamp: epochSeconds(e.orderingTimestamp),
-        },
-        ComplianceType: e.complianceType,
-        ResultRecordedTime: epochSeconds(e.resultRecordedTime),
-        ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
-        ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
-      })),
+      EvaluationResults: page.map(evaluationResultWire),
     };
     if (next !== undefined) output['NextToken'] = next;
     return output;
@@ -355,6 +359,25 @@ function parseTimestamp(value: unknown): Date | undefined {
     return Number.isNaN(date.getTime()) ? undefined : date;
   }
   return undefined;
+}
+
+/** A stored result as the Config API returns it (`EvaluationResult`, epoch-second timestamps). */
+export function evaluationResultWire(e: StoredEvaluation): JsonObject {
+  return {
+    EvaluationResultIdentifier: {
+      EvaluationResultQualifier: {
+        ConfigRuleName: e.configRuleName,
+        ResourceType: e.resourceType,
+        ResourceId: e.resourceId,
+        EvaluationMode: 'DETECTIVE',
+      },
+      OrderingTimestamp: epochSeconds(e.orderingTimestamp),
+    },
+    ComplianceType: e.complianceType,
+    ResultRecordedTime: epochSeconds(e.resultRecordedTime),
+    ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
+    ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
+  };
 }
 
 function evaluationResultJson(e: StoredEvaluation): EvaluationResultJson {

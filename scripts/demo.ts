@@ -4,11 +4,15 @@
  * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runReport } from '../cli/report.ts';
 import { formatTable } from '../cli/table.ts';
 import { createRemediationQueues, drainQueue, sendEvents } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { startEmulator, type Emulator } from '../emulator/index.ts';
+import { startEmulator, type Emulator, type PublishedMessage } from '../emulator/index.ts';
 import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
@@ -86,7 +90,38 @@ async function runDemo(emulator: Emulator): Promise<void> {
     `\nBefore: ${before.NON_COMPLIANT} non-compliant, ${before.COMPLIANT} compliant. ` +
       `After: ${after.NON_COMPLIANT} non-compliant, ${after.COMPLIANT} compliant, ${after.NOT_APPLICABLE} not applicable.`,
   );
-  console.log('What is left needs a person: see the notifications above for the action each one names.');
+  console.log('What is left needs a person: see the notifications above for the action each one names.\n');
+
+  await writeSecurityReport(emulator, topicArn);
+}
+
+/** `npm run report` over the demo account, with the notifications as an SQS subscription would have collected them. */
+async function writeSecurityReport(emulator: Emulator, topicArn: string): Promise<void> {
+  heading('5. The security team\'s view: npm run report -- --account --html FILE --notifications FILE');
+  const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-demo-'));
+  const notifications = join(dir, 'notifications.jsonl');
+  await writeFile(notifications, emulator.published(topicArn).map((m) => `${JSON.stringify(snsEnvelope(m))}\n`).join(''));
+  const html = join(dir, 'report.html');
+  let errors = '';
+  const code = await runReport(['--account', '--rule', RULE_NAME, '--html', html, '--notifications', notifications], {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => void (errors += text),
+  });
+  if (code === 2) throw new Error(`npm run report failed:\n${errors}`);
+  console.log(`\nHTML report of this fleet: ${html}`);
+}
+
+/** The SNS message as SNS delivers it to an SQS queue or HTTPS endpoint (the envelope). */
+function snsEnvelope(message: PublishedMessage) {
+  return {
+    Type: 'Notification',
+    MessageId: message.messageId,
+    TopicArn: message.topicArn,
+    Subject: message.subject,
+    Message: message.message,
+    Timestamp: message.at.toISOString(),
+    MessageAttributes: Object.fromEntries(Object.entries(message.messageAttributes).map(([k, v]) => [k, { Type: 'String', Value: v.stringValue }])),
+  };
 }
 
 function seedFleet(emulator: Emulator): Map<string, string> {

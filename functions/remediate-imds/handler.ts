@@ -54,7 +54,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
     const accountId = accountIdFromFunctionArn(context.invokedFunctionArn);
     // The sources rule's events (groups, templates, the account defaults) share the queue and the pipeline.
     const result = isSourceEvent(body)
-      ? await remediateSourceEvent(body, { ec2, autoscaling, sns, config, sourcesRuleName: sourcesRuleName(process.env), accountId, logger })
+      ? await remediateSourceEvent(body, { ec2, autoscaling, sns, events, config, sourcesRuleName: sourcesRuleName(process.env), accountId, logger })
       : await remediateEvent(body, {
           ec2,
           cloudwatch,

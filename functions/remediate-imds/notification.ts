@@ -121,9 +121,9 @@ export function renderNotification(report: RemediationReport): RenderedNotificat
  * The report with every text cleaned and capped, and AWS error text without its encoded
  * authorization message: what the notification and the function's logs show.
  */
-export function sanitizeReport(report: RemediationReport): RemediationReport {
+export function sanitizeReport<T extends { readonly error: { readonly message: string } | undefined }>(report: T): T {
   const withoutSecrets = report.error === undefined ? report : { ...report, error: { ...report.error, message: describeAwsError(report.error.message) } };
-  return cleanStrings(withoutSecrets) as RemediationReport;
+  return cleanStrings(withoutSecrets) as T;
 }
 
 function cleanStrings(value: unknown): unknown {

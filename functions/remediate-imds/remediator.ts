@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { GetMetricStatisticsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   CreateTagsCommand,
@@ -6,14 +5,15 @@ import {
   type EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2';
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
 import type { Exemption } from '../shared/exemption.ts';
 import { cleanText } from '../shared/sanitize.ts';
 import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
+import { deliverReport } from './report-delivery.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
   renderNotification,
@@ -498,40 +498,9 @@ function matches(observed: MetadataValues, expected: MetadataValues): boolean {
   );
 }
 
-/**
- * Every report also goes on the account's default event bus: a member stack forwards these events
- * to a central bus, where EventBridge's `account` field, which no sender can set, says who sent it.
- */
-export const REPORT_EVENT = { source: 'eks-imds-guard', detailType: 'IMDS Remediation Report' } as const;
-
 async function publish(deps: RemediatorDeps, eventId: string, report: RemediationReport, fromLedger: boolean): Promise<void> {
-  const rendered = renderNotification(report);
-  const attributes: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(rendered.attributes)) attributes[name] = { DataType: 'String', StringValue: value };
   try {
-    if (deps.config.topicArn !== undefined) {
-      await deps.sns.send(
-        new PublishCommand({
-          TopicArn: deps.config.topicArn,
-          Subject: rendered.subject,
-          Message: rendered.message,
-          MessageAttributes: attributes,
-          // FIFO topics need a group and drop a repeated deduplication id within 5 minutes.
-          ...(deps.config.fifoTopic
-            ? { MessageGroupId: report.instanceId, MessageDeduplicationId: createHash('sha256').update(eventId).digest('hex') }
-            : {}),
-        }),
-      );
-    }
-    const put = await deps.events.send(
-      new PutEventsCommand({ Entries: [{ Source: REPORT_EVENT.source, DetailType: REPORT_EVENT.detailType, Detail: rendered.details }] }),
-    );
-    if ((put.FailedEntryCount ?? 0) > 0) {
-      const entry = put.Entries?.[0];
-      throw Object.assign(new Error(`PutEvents refused the report: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim()), {
-        name: entry?.ErrorCode ?? 'PutEventsFailedEntry',
-      });
-    }
+    await deliverReport(deps, renderNotification(report), { eventId, groupId: report.instanceId });
   } catch (error) {
     deps.logger.error('notification not delivered: the message fails so that SQS redelivers the event', {
       eventId,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { DescribeAutoScalingGroupsCommand, type AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateVersionCommand,
@@ -6,7 +5,8 @@ import {
   ModifyLaunchTemplateCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import type { DebugLogger } from '../shared/clients.ts';
 import type { Verdict } from '../shared/config-rule/rule.ts';
@@ -22,7 +22,9 @@ import { SourceReader } from '../shared/sources/source-reader.ts';
 import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
 import { EVENT_DETAIL_TYPE, EVENT_SOURCE } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
-import { JSON_BLOCK_MARKER, toSubject, type Outcome } from './notification.ts';
+import { JSON_BLOCK_MARKER, sanitizeReport, toSubject, type Outcome } from './notification.ts';
+import { deliverReport } from './report-delivery.ts';
+import { quoteValue } from '../shared/sanitize.ts';
 
 export const SOURCE_RESOURCE_TYPES = [AUTO_SCALING_GROUP, LAUNCH_TEMPLATE, ACCOUNT] as const;
 
@@ -67,6 +69,7 @@ export interface SourceRemediatorDeps {
   readonly ec2: Pick<EC2Client, 'send'>;
   readonly autoscaling: Pick<AutoScalingClient, 'send'>;
   readonly sns: Pick<SNSClient, 'send'>;
+  readonly events: Pick<EventBridgeClient, 'send'>;
   readonly config: Pick<RemediationConfig, 'mode' | 'ruleParameters' | 'topicArn' | 'fifoTopic' | 'region'>;
   readonly sourcesRuleName: string;
   readonly accountId: string;
@@ -289,12 +292,15 @@ const SHORT_TYPES: Readonly<Record<string, string>> = { [AUTO_SCALING_GROUP]: 'A
  */
 async function finish(
   deps: SourceRemediatorDeps,
-  report: SourceReport,
+  unsafe: SourceReport,
   extra: { modified?: boolean; verified?: boolean; redelivered?: boolean } = {},
 ): Promise<SourceRemediationResult> {
-  const subject = toSubject(`IMDS source ${report.outcome}: ${SHORT_TYPES[report.resourceType] ?? report.resourceType} ${report.resourceId} ${report.accountId}/${report.region}`);
+  // Group and template names are user text: cleaned like every instance report, account and region first.
+  const report = sanitizeReport(unsafe);
+  const kind = SHORT_TYPES[report.resourceType] ?? report.resourceType;
+  const subject = toSubject(`${report.accountId}/${report.region} IMDS source ${report.outcome}: ${kind} ${quoteValue(report.resourceId, 40)}`);
   const lines = [
-    `${SHORT_TYPES[report.resourceType] ?? report.resourceType} ${report.resourceId} in account ${report.accountId}, ${report.region}`,
+    `${kind} ${quoteValue(report.resourceId, 256)} in account ${report.accountId}, ${report.region}`,
     `Outcome: ${report.outcome} - ${report.headline}`,
     `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId}`,
   ];
@@ -304,27 +310,23 @@ async function finish(
   if (report.error) lines.push('', `Error: ${report.error.operation} failed with ${report.error.code}: ${report.error.message}`);
   if (report.actionsRequired.length > 0) lines.push('', 'Action required:', ...report.actionsRequired.map((a) => `  - ${a}`));
   lines.push('', 'No instance refresh was started: running nodes are fixed by the instance remediation.');
-  const attributes: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries({
-    outcome: report.outcome,
-    accountId: report.accountId,
-    region: report.region,
-    resourceType: report.resourceType,
-    resourceId: report.resourceId,
-    actionRequired: String(report.actionsRequired.length > 0 || report.outcome === 'failed'),
-  })) {
-    attributes[name] = { DataType: 'String', StringValue: value };
-  }
-  await deps.sns.send(
-    new PublishCommand({
-      TopicArn: deps.config.topicArn,
-      Subject: subject,
-      Message: `${lines.join('\n')}\n\n${JSON_BLOCK_MARKER}\n${JSON.stringify(report, (_k, v: unknown) => v ?? null, 2)}\n`,
-      MessageAttributes: attributes,
-      ...(deps.config.fifoTopic
-        ? { MessageGroupId: report.resourceId.slice(0, 128), MessageDeduplicationId: createHash('sha256').update(report.eventId).digest('hex') }
-        : {}),
-    }),
+  const details = JSON.stringify(report, (_k, v: unknown) => v ?? null, 2);
+  await deliverReport(
+    deps,
+    {
+      subject,
+      message: `${lines.join('\n')}\n\n${JSON_BLOCK_MARKER}\n${details}\n`,
+      details,
+      attributes: {
+        outcome: report.outcome,
+        accountId: report.accountId,
+        region: report.region,
+        resourceType: report.resourceType,
+        resourceId: report.resourceId,
+        actionRequired: String(report.actionsRequired.length > 0 || report.outcome === 'failed'),
+      },
+    },
+    { eventId: report.eventId, groupId: report.resourceId },
   );
   return {
     outcome: report.outcome,

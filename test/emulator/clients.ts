@@ -2,6 +2,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Emulator } from '../../emulator/index.ts';
@@ -13,6 +14,7 @@ export interface Clients {
   cloudwatch: CloudWatchClient;
   autoscaling: AutoScalingClient;
   sqs: SQSClient;
+  events: EventBridgeClient;
 }
 
 export const fakeCredentials = { accessKeyId: 'AKIDEMULATORTEST', secretAccessKey: 'emulator-test-secret' };
@@ -26,6 +28,7 @@ export function clientsFor(emulator: Emulator, extra: { maxAttempts?: number } =
     cloudwatch: new CloudWatchClient(config),
     autoscaling: new AutoScalingClient(config),
     sqs: new SQSClient(config),
+    events: new EventBridgeClient(config),
   };
 }
 

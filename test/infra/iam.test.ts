@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
 import { assessInstance, planChange } from '../../functions/remediate-imds/plan.ts';
-import { REPORT_EVENT } from '../../functions/remediate-imds/remediator.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/report-delivery.ts';
 import { parseRuleParameters } from '../../functions/shared/parameters.ts';
 import { FUNCTIONS } from '../../scripts/build.ts';
 import { managedNodeTags } from '../builders/config-item.ts';
@@ -343,7 +343,7 @@ describe.each(Object.entries(TEMPLATES))('reports forwarded to a central bus in 
       source: [REPORT_EVENT.source],
       'detail-type': [REPORT_EVENT.detailType],
       account: ['111122223333'],
-      detail: { configRuleName: ['eks-imds-guard'] },
+      detail: { configRuleName: ['<ConfigRule>', '<SourcesConfigRule>'] },
     });
     expect(rule['Targets']).toEqual([{ Id: 'central-event-bus', Arn: BUS, RoleArn: '<ReportForwardRole.Arn>' }]);
     const role = evaluator.value(props(template, 'ReportForwardRole') as JsonObject) as unknown as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };

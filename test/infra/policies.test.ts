@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build.ts';
-import { REPORT_EVENT } from '../../functions/remediate-imds/remediator.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/report-delivery.ts';
 import { arnLike } from './iam-conditions.ts';
 import { Evaluator, isObject, loadTemplate, props, resources, section, walk, MEMBER_ARTIFACT_PARAMETERS } from './templates.ts';
 import type { Json, JsonObject, TemplateName } from './templates.ts';

@@ -6,7 +6,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../functions/shared/errors.ts';
 import { MAX_SUBJECT_LENGTH } from '../../functions/remediate-imds/notification.ts';
 import { LEDGER_TAG_KEY, parseLedger } from '../../functions/remediate-imds/ledger.ts';
-import { NotificationDeliveryError, REPORT_EVENT, remediateEvent } from '../../functions/remediate-imds/remediator.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/report-delivery.ts';
+import { NotificationDeliveryError, remediateEvent } from '../../functions/remediate-imds/remediator.ts';
 import {
   ACCOUNT,
   aComplianceChangeEvent,

@@ -33,6 +33,7 @@ function deps(mode: 'notify' | 'enforce', raw: Record<string, string> = {}): Sou
     ec2: clients.ec2,
     autoscaling: clients.autoscaling,
     sns: clients.sns,
+    events: clients.events,
     config: { mode, ruleParameters: parseRuleParameters(raw), topicArn, fifoTopic: false, region: emulator.region },
     sourcesRuleName: RULE,
     accountId: emulator.accountId,
@@ -76,9 +77,13 @@ describe('enforce', () => {
     expect(emulator.autoscaling.updates).toEqual([]);
 
     const [message] = emulator.published(topicArn);
-    expect(message?.subject).toBe(`IMDS source remediated: AutoScalingGroup dev-workers ${emulator.accountId}/${emulator.region}`);
+    // Account and region first; the group's name is user text, quoted.
+    expect(message?.subject).toBe(`${emulator.accountId}/${emulator.region} IMDS source remediated: AutoScalingGroup "dev-workers"`);
     expect(message?.messageAttributes).toMatchObject({ outcome: { stringValue: 'remediated' }, resourceType: { stringValue: 'AWS::AutoScaling::AutoScalingGroup' } });
     expect(message?.message).toContain('No instance refresh was started');
+    // The same report on the default bus, the way every remediation report leaves the account.
+    const [report] = emulator.putEvents('eks-imds-guard');
+    expect(report).toMatchObject({ eventBusName: 'default', detailType: 'IMDS Remediation Report', detail: { resourceId: 'dev-workers', outcome: 'remediated' } });
 
     await clients.autoscaling.send(new (await import('@aws-sdk/client-auto-scaling')).UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }));
     const newest = emulator.autoscaling.get(group)?.instanceIds.at(-1) ?? '';

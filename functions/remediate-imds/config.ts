@@ -20,6 +20,8 @@ export interface RemediationConfig {
   readonly imdsv1LookbackHours: number;
   readonly ruleParameters: RuleParameters;
   readonly region: string;
+  /** The remediation queue, for delayed re-looks; without it an event that needs one is dropped. */
+  readonly remediationQueueUrl: string | undefined;
 }
 
 // Unset and empty mean the same: CloudFormation passes '' for an optional parameter left blank.
@@ -54,6 +56,9 @@ const EnvSchema = z.object({
     ),
   ),
   RULE_PARAMETERS: optional(z.string()),
+  REMEDIATION_QUEUE_URL: optional(
+    trimmed.regex(/^https?:\/\/[^\s/]+(\/[^\s/]+)*\/\d{12}\/[A-Za-z0-9_-]{1,80}$/, 'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)'),
+  ),
   AWS_REGION: trimmed.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1 (Lambda sets it)'),
 });
 
@@ -95,6 +100,7 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
     imdsv1LookbackHours: Number(data.IMDSV1_LOOKBACK_HOURS ?? '24'),
     ruleParameters,
     region: data.AWS_REGION,
+    remediationQueueUrl: data.REMEDIATION_QUEUE_URL,
   };
 }
 

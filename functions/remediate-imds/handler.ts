@@ -1,22 +1,24 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
 import { logger, metrics } from '../shared/telemetry.ts';
 import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
-import { NotificationDeliveryError, remediateEvent, type RemediationResult } from './remediator.ts';
+import { countFailure, countResult } from './metrics.ts';
+import { remediateEvent, type RemediationResult } from './remediator.ts';
 
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
+const sqs = new SQSClient(CLIENT_DEFAULTS);
 // In the topic's region, which may differ from the function's (a central topic): created with
 // the configuration, once.
 let sns: SNSClient | undefined;
 let config: RemediationConfig | undefined;
 
-/** EventBridge target for "Config Rules Compliance Change" events of this rule. */
+/** EventBridge target for this rule's "Config Rules Compliance Change" events and EC2 launches ("running"). */
 export async function handler(event: unknown, context: Context): Promise<RemediationResult> {
   logger.addContext(context);
   try {
@@ -28,29 +30,20 @@ export async function handler(event: unknown, context: Context): Promise<Remedia
       ec2,
       cloudwatch,
       sns,
+      sqs,
       config,
       accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
       logger,
       remainingTimeMs: () => context.getRemainingTimeInMillis(),
     });
-    countOutcome(result.outcome);
+    countResult(metrics, result);
     logger.info('remediation finished', { ...result, mode: config.mode });
     return result;
   } catch (error) {
-    if (error instanceof NotificationDeliveryError) {
-      metrics.addMetric('NotificationsUndelivered', MetricUnit.Count, 1);
-    } else {
-      countOutcome('error');
-    }
+    countFailure(metrics, error);
     logger.error('remediation failed', error as Error);
     throw error;
   } finally {
     metrics.publishStoredMetrics();
   }
-}
-
-/** One `Remediations` count per invocation, by outcome (`error` when it threw). */
-function countOutcome(outcome: string): void {
-  metrics.addDimension('Outcome', outcome);
-  metrics.addMetric('Remediations', MetricUnit.Count, 1);
 }

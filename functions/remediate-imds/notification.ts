@@ -1,6 +1,7 @@
 import type { NodeKind } from '../shared/eks-node.ts';
 import type { RemediationMode } from './config.ts';
 import type { DriftWarning, FieldChange, MetadataValues } from './plan.ts';
+import type { RemediationPath } from './trigger.ts';
 
 export const OUTCOMES = ['remediated', 'would-remediate', 'partially-remediated', 'skipped', 'failed'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -33,6 +34,8 @@ export interface RemediationReport {
   readonly reason: string;
   readonly headline: string;
   readonly mode: RemediationMode;
+  /** Which rule brought the event: `config` (a compliance change) or `state-change` (a launch). */
+  readonly path: RemediationPath;
   readonly eventId: string;
   readonly configRuleName: string;
   readonly accountId: string;
@@ -65,6 +68,11 @@ const OUTCOME_LABELS: Record<Outcome, string> = {
   'partially-remediated': 'partially remediated',
   skipped: 'skipped',
   failed: 'FAILED',
+};
+
+const PATH_LABELS: Record<RemediationPath, string> = {
+  config: 'Config compliance change',
+  'state-change': 'EC2 launch',
 };
 
 const FIELDS: readonly { readonly key: keyof MetadataValues; readonly field: FieldChange['field'] }[] = [
@@ -117,7 +125,7 @@ function renderText(report: RemediationReport): string {
   const lines = [
     `EKS node ${report.instanceId}${where.length > 0 ? ` (${where.join(', ')})` : ''} in account ${report.accountId}, ${report.region}`,
     `Outcome: ${report.outcome} - ${report.headline}`,
-    `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId}`,
+    `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId} (${PATH_LABELS[report.path]})`,
   ];
 
   if (report.before !== undefined && report.after !== undefined) {

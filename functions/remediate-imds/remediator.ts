@@ -7,9 +7,9 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
-import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
@@ -29,7 +29,9 @@ import {
   type FieldChange,
   type Imdsv1Finding,
   type MetadataValues,
+  type SkipReason,
 } from './plan.ts';
+import { MAX_RELOOKS, parseTrigger, publishesSkips, RELOOK_DELAY_SECONDS, relookBody, type RemediationPath, type Trigger } from './trigger.ts';
 
 export interface VerificationTiming {
   /** First wait after the change, doubled after every read up to maxDelayMs. */
@@ -52,6 +54,8 @@ export interface RemediatorDeps {
   readonly ec2: Pick<EC2Client, 'send'>;
   readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
   readonly sns: Pick<SNSClient, 'send'>;
+  /** Sends delayed re-looks to the remediation queue (config.remediationQueueUrl). */
+  readonly sqs: Pick<SQSClient, 'send'>;
   readonly config: RemediationConfig;
   /** The function's own account (from its ARN): events for any other account are refused. */
   readonly accountId: string;
@@ -64,6 +68,7 @@ export interface RemediatorDeps {
 }
 
 export interface RemediationResult {
+  readonly path: RemediationPath;
   readonly outcome: Outcome;
   readonly reason: string;
   readonly eventId: string;
@@ -78,7 +83,15 @@ export interface RemediationResult {
    */
   readonly redelivered: boolean;
   readonly verified: boolean | undefined;
+  /** From the event's time to the read that verified this invocation's change; undefined otherwise. */
+  readonly secondsToVerifiedFix: number | undefined;
 }
+
+/**
+ * An `unnotified` ledger of another event written this recently is a remediation in flight (its
+ * own retries finish it): wider than the function's timeout times the queue's receive count.
+ */
+export const IN_FLIGHT_CLAIM_MS = 15 * 60_000;
 
 /** Publish failed after SNS's own retries: thrown so Lambda retries the event. */
 export class NotificationDeliveryError extends Error {
@@ -117,22 +130,31 @@ const PERMANENT_ERRORS = new Set([
 type Failure = { readonly operation: string; readonly error: Error };
 
 
-/** What one invocation decided: a report to publish, or nothing (a duplicate). */
+/**
+ * Why nothing is published: a skip reason the path keeps quiet, a duplicate, another event's
+ * remediation in flight (`in-flight`) or ahead of this one (`superseded`), or a re-look sent
+ * (`relook-scheduled`: tags not there yet, or the claim contended).
+ */
+type SilentReason = SkipReason | 'duplicate' | 'in-flight' | 'superseded' | 'relook-scheduled' | 'relooks-exhausted';
+
+/** What one invocation decided: a report to publish, or nothing. */
 type Handled =
-  | { readonly report: undefined; readonly silentReason: 'already-compliant' | 'duplicate' }
+  | { readonly report: undefined; readonly silentReason: SilentReason }
   | {
       readonly report: RemediationReport;
       readonly modified: boolean;
       readonly redelivered: boolean;
       /** The `unnotified` ledger on the instance for this report: marked `notified` once it is published. */
       readonly ledger: Ledger | undefined;
+      readonly secondsToVerifiedFix?: number;
     };
 
 type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
 
 /**
- * Handles one "Config Rules Compliance Change" event: validate and check it is ours, re-read
- * the instance, decide, look for IMDSv1 use, change (enforce) or DryRun (notify), verify, report.
+ * Handles one event of either path ("Config Rules Compliance Change", or "EC2 Instance
+ * State-change Notification" for `running`): validate and check it is ours, re-read the
+ * instance, decide, look for IMDSv1 use, change (enforce) or DryRun (notify), verify, report.
  *
  * Idempotency, with the state on the instance itself (the reasoning is in docs/remediation.md):
  * - The decision comes from the instance as EC2 describes it now, never from the event.
@@ -144,33 +166,39 @@ type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
  *   reported" (publish nothing).
  */
 export async function remediateEvent(event: unknown, deps: RemediatorDeps): Promise<RemediationResult> {
-  const change = parseComplianceChange(event);
-  assertEventIsOurs(change, { configRuleName: deps.config.configRuleName, accountId: deps.accountId, region: deps.config.region });
+  const trigger = parseTrigger(event, { configRuleName: deps.config.configRuleName, accountId: deps.accountId, region: deps.config.region });
 
-  const handled = await remediate(change, deps);
+  const handled = await remediate(trigger, deps);
   if (handled.report === undefined) {
     return {
+      path: trigger.path,
       outcome: 'skipped',
       reason: handled.silentReason,
-      eventId: change.eventId,
-      instanceId: change.instanceId,
+      eventId: trigger.eventId,
+      instanceId: trigger.instanceId,
       cluster: undefined,
       modified: false,
       published: false,
       redelivered: false,
       verified: undefined,
+      secondsToVerifiedFix: undefined,
     };
   }
-  await publish(deps, change.eventId, handled.report, handled.ledger !== undefined);
-  if (handled.ledger !== undefined) await markNotified(deps, change.instanceId, handled.ledger);
-  return resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered });
+  await publish(deps, trigger.eventId, handled.report, handled.ledger !== undefined);
+  if (handled.ledger !== undefined) await markNotified(deps, trigger.instanceId, handled.ledger);
+  return {
+    ...resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered }),
+    secondsToVerifiedFix: handled.secondsToVerifiedFix,
+  };
 }
 
-/** The report to publish, or undefined for a duplicate that publishes nothing. */
-async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promise<Handled> {
+/** The report to publish, or the reason to publish nothing. */
+async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handled> {
   const { config } = deps;
-  const base = baseReport(change, deps);
+  const change = trigger;
+  const base = baseReport(trigger, deps);
   const reported = (report: RemediationReport): Handled => ({ report, modified: false, redelivered: false, ledger: undefined });
+  const silent = (silentReason: SilentReason): Handled => ({ report: undefined, silentReason });
 
   let instance: Instance | undefined;
   try {
@@ -201,9 +229,18 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     });
   }
   if (assessment.kind === 'skip') {
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: assessment.reason });
-    if (!assessment.publish) return { report: undefined, silentReason: 'already-compliant' };
+    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: assessment.reason, path: trigger.path });
+    // Tags can lag a launch: an instance with no NodeTagKeys tag yet is looked at again.
+    if (trigger.path === 'state-change' && assessment.reason === 'not-eks-node' && instance !== undefined) {
+      return silent(await relook(deps, trigger, 'no NodeTagKeys tag yet'));
+    }
+    if (!assessment.publish || !publishesSkips(trigger)) return silent(assessment.reason);
     return reported(skippedReport(base, assessment));
+  }
+  if (found !== undefined && ledger === undefined && isInFlight(found, deps)) {
+    // Another event (the other path, or a newer finding) holds the claim: its own retries finish it.
+    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: 'in-flight', claimedBy: found.event, claimedAt: found.at });
+    return silent('in-flight');
   }
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
@@ -262,6 +299,8 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
   } catch (error) {
     return reported(failedReport(planned, { operation: 'CreateTags', error: permanentOrThrow(error) }));
   }
+  const claim = await confirmClaim(deps, trigger, written, plan);
+  if (claim !== 'held') return silent(claim === 'lost' ? await relook(deps, trigger, 'claim held by another event') : claim);
 
   try {
     await deps.ec2.send(new ModifyInstanceMetadataOptionsCommand(plan.request));
@@ -281,6 +320,8 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     modified: true,
     redelivered: false,
     ledger: written,
+    // verify returns on the read that verified: now is when the fix was seen in place.
+    ...(verification.status === 'verified' ? { secondsToVerifiedFix: ((deps.now ?? Date.now)() - trigger.time.getTime()) / 1000 } : {}),
   };
 }
 
@@ -382,6 +423,64 @@ async function writeLedgerOrWarn(deps: RemediatorDeps, instanceId: string, ledge
           : 'a later delivery of this event may report a fix made by someone else as this function\'s',
     });
   }
+}
+
+/**
+ * The ledger is a tag, written last-writer-wins: two events (one per path) that read the instance
+ * before either wrote would both change it. After writing its claim, an invocation reads the
+ * instance once more and changes it only when its own claim is the one there and the change is
+ * still needed. `lost`: another event's claim replaced it (or this one is not visible yet); that
+ * one acts, and this event is looked at again later in case it does not. `superseded`: the
+ * instance was changed in between; the ledger is marked `yielded` so that a later delivery of
+ * this event does not take the change for its own.
+ */
+async function confirmClaim(
+  deps: RemediatorDeps,
+  trigger: Trigger,
+  claim: Ledger,
+  plan: ChangePlan,
+): Promise<'held' | 'lost' | 'superseded'> {
+  let instance: Instance | undefined;
+  try {
+    instance = await describeOneInstance(deps.ec2, trigger.instanceId);
+  } catch (error) {
+    // The claim stays `unnotified`: a retry of this event finds it and acts as a first attempt.
+    if (!isNamed(error, 'InvalidInstanceID.NotFound')) throw error;
+  }
+  const now = parseLedger(instance?.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
+  if (now === undefined || !ledgerNamesEvent(now, trigger.eventId)) {
+    deps.logger.debug('claim not held', { instanceId: trigger.instanceId, eventId: trigger.eventId, heldBy: now?.event });
+    return 'lost';
+  }
+  const assessment = assessInstance(instance, trigger.instanceId, deps.config.ruleParameters);
+  const again = assessment.kind === 'act' && instance !== undefined ? planChange(instance, assessment, claim.imdsv1) : undefined;
+  if (again !== undefined && again.changes.length > 0 && sameValues(again.after, plan.after)) return 'held';
+  deps.logger.debug('superseded', { instanceId: trigger.instanceId, eventId: trigger.eventId });
+  await writeLedgerOrWarn(deps, trigger.instanceId, { ...claim, state: 'yielded', at: isoNow(deps) }, 'yielded');
+  return 'superseded';
+}
+
+/**
+ * Sends the event back to the remediation queue with a delay, at most MAX_RELOOKS times; past
+ * that, or with no queue configured, the event is dropped quietly.
+ */
+async function relook(deps: RemediatorDeps, trigger: Trigger, why: string): Promise<'relook-scheduled' | 'relooks-exhausted'> {
+  const queueUrl = deps.config.remediationQueueUrl;
+  if (trigger.attempt >= MAX_RELOOKS || queueUrl === undefined) {
+    deps.logger.debug('not looked at again', { instanceId: trigger.instanceId, why, attempt: trigger.attempt, queue: queueUrl !== undefined });
+    return 'relooks-exhausted';
+  }
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: relookBody(trigger), DelaySeconds: RELOOK_DELAY_SECONDS }));
+  deps.logger.debug('looked at again later', { instanceId: trigger.instanceId, why, attempt: trigger.attempt + 1 });
+  return 'relook-scheduled';
+}
+
+function isInFlight(ledger: Ledger, deps: RemediatorDeps): boolean {
+  return ledger.state === 'unnotified' && (deps.now ?? Date.now)() - Date.parse(ledger.at) < IN_FLIGHT_CLAIM_MS;
+}
+
+function sameValues(a: MetadataValues, b: MetadataValues): boolean {
+  return a.httpTokens === b.httpTokens && a.hopLimit === b.hopLimit && a.httpEndpoint === b.httpEndpoint;
 }
 
 async function markNotified(deps: RemediatorDeps, instanceId: string, ledger: Ledger): Promise<void> {
@@ -517,11 +616,12 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
   }
 }
 
-function baseReport(change: ComplianceChange, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
+function baseReport(change: Trigger, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
   return {
     mode: deps.config.mode,
+    path: change.path,
     eventId: change.eventId,
-    configRuleName: change.configRuleName,
+    configRuleName: deps.config.configRuleName,
     accountId: change.accountId,
     region: change.region,
     instanceId: change.instanceId,
@@ -603,8 +703,9 @@ function seconds(ms: number): string {
 function resultOf(
   report: RemediationReport,
   flags: { modified: boolean; published: boolean; redelivered: boolean },
-): RemediationResult {
+): Omit<RemediationResult, 'secondsToVerifiedFix'> {
   return {
+    path: report.path,
     outcome: report.outcome,
     reason: report.reason,
     eventId: report.eventId,

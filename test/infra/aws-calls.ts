@@ -10,6 +10,7 @@ export const IAM_PREFIX: Readonly<Record<string, string>> = {
   'config-service': 'config',
   sns: 'sns',
   cloudwatch: 'cloudwatch',
+  sqs: 'sqs',
 };
 
 const IMPORT = /\b(import|export)\s+(type\s+)?(\{[^}]*\}|\*\s+as\s+\w+|\w+(?:\s*,\s*\{[^}]*\})?)\s+from\s+['"]([^'"]+)['"]/g;

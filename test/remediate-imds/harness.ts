@@ -1,6 +1,7 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RemediationConfig } from '../../functions/remediate-imds/config.ts';
 import { JSON_BLOCK_MARKER, type RemediationReport } from '../../functions/remediate-imds/notification.ts';
@@ -11,6 +12,7 @@ import { ACCOUNT, aConfig, REGION } from './builders.ts';
 export const ec2Mock = mockClient(EC2Client);
 export const cloudwatchMock = mockClient(CloudWatchClient);
 export const snsMock = mockClient(SNSClient);
+export const sqsMock = mockClient(SQSClient);
 
 export const START = Date.parse('2026-11-20T09:15:10Z');
 
@@ -18,6 +20,8 @@ export function resetMocks(): void {
   ec2Mock.reset();
   cloudwatchMock.reset();
   snsMock.reset();
+  sqsMock.reset();
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'd1e2f3a4-0000-4000-8000-000000000001' });
   cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Label: 'MetadataNoToken', Datapoints: [] });
   snsMock.on(PublishCommand).resolves({ MessageId: 'b1c2d3e4-0000-4000-8000-000000000001' });
 }
@@ -44,6 +48,7 @@ export function aHarness(options: { config?: RemediationConfig; remainingMs?: nu
     ec2: new EC2Client({ region: REGION }),
     cloudwatch: new CloudWatchClient({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
+    sqs: new SQSClient({ region: REGION }),
     config: options.config ?? aConfig({ REMEDIATION_MODE: 'enforce' }),
     accountId: ACCOUNT,
     logger: options.logger ?? silentLogger,

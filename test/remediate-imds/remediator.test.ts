@@ -45,7 +45,8 @@ function realModifications() {
 describe('trust: the event is validated and must be ours before any AWS call', () => {
   it.each([
     ['no id', { id: '' }, 'id:'],
-    ['another detail-type', { 'detail-type': 'EC2 Instance State-change Notification' }, 'detail-type'],
+    ['a detail-type no rule forwards', { 'detail-type': 'EC2 Spot Instance Interruption Warning' }, 'detail-type: must be one of "Config Rules Compliance Change", "EC2 Instance State-change Notification"'],
+    ['the state-change detail-type on a compliance change', { 'detail-type': 'EC2 Instance State-change Notification' }, "detail.instance-id"],
     ['another source', { source: 'aws.ec2' }, 'source'],
   ])('refuses an event with %s', async (_name, patch, field) => {
     const event = { ...aComplianceChangeEvent(), ...patch };
@@ -148,6 +149,7 @@ describe('enforce mode', () => {
     const result = await remediateEvent(aComplianceChangeEvent(), harness.deps);
 
     expect(result).toEqual({
+      path: 'config',
       outcome: 'remediated',
       reason: 'applied',
       eventId: EVENT_ID,
@@ -157,6 +159,8 @@ describe('enforce mode', () => {
       published: true,
       redelivered: false,
       verified: true,
+      // Event time 09:15:05, invoked at 09:15:10, verified on the first read 250 ms later.
+      secondsToVerifiedFix: 5.25,
     });
     expect(ec2.modifications).toEqual([
       {
@@ -304,8 +308,8 @@ describe('verification', () => {
     const result = await remediateEvent(aComplianceChangeEvent(), harness.deps);
     expect(result.verified).toBe(true);
     expect(harness.sleeps).toEqual([250, 500, 1000, 2000]);
-    // One read before the change, four while waiting.
-    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 5);
+    // The read that decides, the one that confirms the claim, four while waiting.
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 6);
     expect(onlyPublished().report.verification).toMatchObject({ status: 'verified', waitedMs: 3750 });
   });
 
@@ -339,8 +343,10 @@ describe('verification', () => {
   });
 
   it('turns a failing read after the change into "not verified", never an error', async () => {
-    fakeEc2(ec2Mock, anEksNode());
-    ec2Mock.on(DescribeInstancesCommand).resolvesOnce({ Reservations: [{ Instances: [anEksNode()] }] }).rejects(awsError('RequestLimitExceeded'));
+    const fake = fakeEc2(ec2Mock, anEksNode());
+    // The read that decides and the one that confirms the claim succeed; every read after the change fails.
+    let reads = 0;
+    fake.describeFault = () => (++reads > 2 ? awsError('RequestLimitExceeded') : undefined);
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ remainingMs: 20_000 }).deps);
     expect(result).toMatchObject({ outcome: 'remediated', verified: false, published: true });
     expect(onlyPublished().report.verification?.detail).toContain('no successful read');

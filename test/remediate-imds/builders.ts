@@ -19,6 +19,7 @@ export const EVENT_ID = 'c0bb891c-77fe-8518-14fc-be78b966f95b';
 export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:eks-imds-guard-remediation`;
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:eks-imds-guard-remediate`;
 export const EVENT_TIME = '2026-11-20T09:15:05Z';
+export const QUEUE_URL = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/eks-imds-guard-remediation`;
 
 /** Tags a managed node group node carries (EKS, the cloud provider and the launch template). */
 export function managedNodeTags(cluster = 'prod', nodegroup = 'general'): Record<string, string> {
@@ -163,6 +164,36 @@ export function aComplianceChangeEvent(shape: EventShape = {}): Record<string, u
       notificationCreationTime: '2026-11-20T09:15:05.751Z',
       resourceType,
     },
+  };
+}
+
+export const LAUNCH_EVENT_ID = '7bf73129-1428-4cd3-a780-95db273d1602';
+export const LAUNCH_TIME = '2026-11-20T09:15:08Z';
+
+export interface LaunchShape {
+  readonly id?: string;
+  readonly instanceId?: string;
+  readonly state?: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly time?: string;
+}
+
+/** An "EC2 Instance State-change Notification" as EventBridge delivers it (shape of a real one). */
+export function aStateChangeEvent(shape: LaunchShape = {}): Record<string, unknown> {
+  const account = shape.account ?? ACCOUNT;
+  const region = shape.region ?? REGION;
+  const instanceId = shape.instanceId ?? INSTANCE_ID;
+  return {
+    version: '0',
+    id: shape.id ?? LAUNCH_EVENT_ID,
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account,
+    time: shape.time ?? LAUNCH_TIME,
+    region,
+    resources: [`arn:aws:ec2:${region}:${account}:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state: shape.state ?? 'running' },
   };
 }
 

@@ -147,6 +147,8 @@ type Handled =
       /** The `unnotified` ledger on the instance for this report: marked `notified` once it is published. */
       readonly ledger: Ledger | undefined;
       readonly secondsToVerifiedFix?: number;
+      /** Set when another event changed the instance too and reported it: nothing is published. */
+      readonly silentReason?: 'reported-by-another-event';
     };
 
 type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
@@ -184,6 +186,14 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
       secondsToVerifiedFix: undefined,
     };
   }
+  if (handled.silentReason !== undefined) {
+    deps.logger.debug('not reporting', { instanceId: trigger.instanceId, reason: handled.silentReason });
+    return {
+      ...resultOf(handled.report, { modified: handled.modified, published: false, redelivered: false }),
+      reason: handled.silentReason,
+      secondsToVerifiedFix: handled.secondsToVerifiedFix,
+    };
+  }
   await publish(deps, trigger.eventId, handled.report, handled.ledger !== undefined);
   if (handled.ledger !== undefined) await markNotified(deps, trigger.instanceId, handled.ledger);
   return {
@@ -208,7 +218,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
     else return reported(failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }));
   }
 
-  const found = instance && parseLedger(instance.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
+  const found = ledgerOf(instance);
   const ledger = found !== undefined && ledgerNamesEvent(found, change.eventId) ? found : undefined;
   if (ledger?.state === 'notified') {
     // This event's change was made and reported: a duplicate or late delivery, whatever the
@@ -314,14 +324,17 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
     return reported(failedReport(planned, failure));
   }
   // Verification never throws: a failed read costs the proof, not the notification.
-  const verification = await verify(deps, change.instanceId, plan.after);
+  const { verification, ledgerSeen } = await verify(deps, change.instanceId, plan.after);
+  // verify returns on the read that verified: now is when the fix was seen in place.
+  const fixedAt = (deps.now ?? Date.now)();
+  const silentAsReported = await reportedByAnotherEvent(deps, trigger, ledgerSeen);
   return {
     report: appliedReport(planned, plan.changes, verification, ''),
     modified: true,
     redelivered: false,
-    ledger: written,
-    // verify returns on the read that verified: now is when the fix was seen in place.
-    ...(verification.status === 'verified' ? { secondsToVerifiedFix: ((deps.now ?? Date.now)() - trigger.time.getTime()) / 1000 } : {}),
+    ledger: silentAsReported ? undefined : written,
+    ...(silentAsReported ? { silentReason: 'reported-by-another-event' as const } : {}),
+    ...(verification.status === 'verified' ? { secondsToVerifiedFix: (fixedAt - trigger.time.getTime()) / 1000 } : {}),
   };
 }
 
@@ -447,7 +460,7 @@ async function confirmClaim(
     // The claim stays `unnotified`: a retry of this event finds it and acts as a first attempt.
     if (!isNamed(error, 'InvalidInstanceID.NotFound')) throw error;
   }
-  const now = parseLedger(instance?.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
+  const now = ledgerOf(instance);
   if (now === undefined || !ledgerNamesEvent(now, trigger.eventId)) {
     deps.logger.debug('claim not held', { instanceId: trigger.instanceId, eventId: trigger.eventId, heldBy: now?.event });
     return 'lost';
@@ -533,8 +546,19 @@ async function readImdsv1Calls(deps: RemediatorDeps, instanceId: string, lookbac
   return { lookbackHours, calls };
 }
 
-/** Polls until EC2 reports the options applied with the values sent, within the invocation's time. */
-async function verify(deps: RemediatorDeps, instanceId: string, expected: MetadataValues): Promise<Verification> {
+interface Polled {
+  /** The instance as the last successful read returned it. */
+  readonly last: Instance | undefined;
+  readonly done: boolean;
+  readonly reads: number;
+  readonly waitedMs: number;
+}
+
+/**
+ * Reads the instance with a doubling wait until `done` says so, within the invocation's time.
+ * A failed read is logged and the polling goes on: after the change, a read costs only proof.
+ */
+async function pollInstance(deps: RemediatorDeps, instanceId: string, done: (instance: Instance | undefined) => boolean): Promise<Polled> {
   const timing = { ...DEFAULT_VERIFICATION_TIMING, ...deps.verification };
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
@@ -542,38 +566,75 @@ async function verify(deps: RemediatorDeps, instanceId: string, expected: Metada
   const budget = Math.min(timing.maxWaitMs, deps.remainingTimeMs() - timing.safetyMarginMs);
   const deadline = start + Math.max(0, budget);
   let delay = timing.initialDelayMs;
-  let observed: Verification['observed'];
+  let last: Instance | undefined;
   let reads = 0;
-
   while (now() + delay <= deadline) {
     await sleep(delay);
     reads++;
     try {
-      const options = (await describeOneInstance(deps.ec2, instanceId))?.MetadataOptions;
-      observed = {
-        state: options?.State,
-        httpTokens: options?.HttpTokens,
-        hopLimit: options?.HttpPutResponseHopLimit,
-        httpEndpoint: options?.HttpEndpoint,
-      };
-      if (observed.state === 'applied' && matches(observed, expected)) {
-        const waitedMs = now() - start;
-        return { status: 'verified', detail: `State applied with the values sent after ${seconds(waitedMs)} s`, waitedMs, observed };
-      }
+      last = await describeOneInstance(deps.ec2, instanceId);
+      if (done(last)) return { last, done: true, reads, waitedMs: now() - start };
     } catch (error) {
-      // The change is made: a failed read costs the proof, not the notification.
-      deps.logger.warn('verification read failed', { instanceId, error: (error as Error).name });
+      deps.logger.warn('read after the change failed', { instanceId, error: (error as Error).name });
     }
     delay = Math.min(delay * 2, timing.maxDelayMs);
   }
-  const waitedMs = now() - start;
+  return { last, done: false, reads, waitedMs: now() - start };
+}
+
+function observedOptions(instance: Instance | undefined): NonNullable<Verification['observed']> {
+  const options = instance?.MetadataOptions;
+  return { state: options?.State, httpTokens: options?.HttpTokens, hopLimit: options?.HttpPutResponseHopLimit, httpEndpoint: options?.HttpEndpoint };
+}
+
+/**
+ * Polls until EC2 reports the options applied with the values sent. Also returns the ledger the
+ * last read carried: it tells whether another event changed the instance too.
+ */
+async function verify(deps: RemediatorDeps, instanceId: string, expected: MetadataValues): Promise<{ verification: Verification; ledgerSeen: Ledger | undefined }> {
+  const applied = (instance: Instance | undefined) => {
+    const observed = observedOptions(instance);
+    return observed.state === 'applied' && matches(observed, expected);
+  };
+  const polled = await pollInstance(deps, instanceId, applied);
+  const ledgerSeen = ledgerOf(polled.last);
+  const observed = polled.last === undefined ? undefined : observedOptions(polled.last);
+  if (polled.done) {
+    return { verification: { status: 'verified', detail: `State applied with the values sent after ${seconds(polled.waitedMs)} s`, waitedMs: polled.waitedMs, observed }, ledgerSeen };
+  }
   const last = observed === undefined ? 'no successful read' : `last read: State ${observed.state ?? 'absent'}${matches(observed, expected) ? '' : ', values differ'}`;
   return {
-    status: 'not-verified',
-    detail: `not applied within ${seconds(waitedMs)} s (${reads} read(s); ${last}); Config will re-evaluate when the change lands`,
-    waitedMs,
-    observed,
+    verification: {
+      status: 'not-verified',
+      detail: `not applied within ${seconds(polled.waitedMs)} s (${polled.reads} read(s); ${last}); Config will re-evaluate when the change lands`,
+      waitedMs: polled.waitedMs,
+      observed,
+    },
+    ledgerSeen,
   };
+}
+
+/**
+ * Two events that both changed the instance (their claims were confirmed within one round trip)
+ * report it once: the one whose claim the ledger names reports; the other waits for that claim
+ * to resolve. True when the other event reported the change (this one stays silent); false when
+ * this one must report it (the ledger names this event, the other event yielded, or the wait ran
+ * out: a second notification rather than none).
+ */
+async function reportedByAnotherEvent(deps: RemediatorDeps, trigger: Trigger, seen: Ledger | undefined): Promise<boolean> {
+  const other = (ledger: Ledger | undefined) => ledger !== undefined && !ledgerNamesEvent(ledger, trigger.eventId);
+  if (!other(seen) || seen?.state === 'yielded' || seen?.state === 'failed') return false;
+  if (seen?.state === 'notified') return true;
+  const settled = await pollInstance(deps, trigger.instanceId, (instance) => {
+    const ledger = ledgerOf(instance);
+    return !other(ledger) || ledger?.state !== 'unnotified';
+  });
+  const ledger = ledgerOf(settled.last);
+  return settled.done && other(ledger) && ledger?.state === 'notified';
+}
+
+function ledgerOf(instance: Instance | undefined): Ledger | undefined {
+  return parseLedger(instance?.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
 }
 
 function matches(observed: MetadataValues, expected: MetadataValues): boolean {

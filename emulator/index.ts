@@ -3,7 +3,7 @@ export type { FaultSpec } from './faults.ts';
 export type { Counter } from './counter.ts';
 export type { ComplianceChangeEvent, EvaluationResultJson, StoredEvaluation, ConfigRuleInfo, ComplianceType } from './config.ts';
 export type { PublishedMessage, MessageAttribute } from './sns.ts';
-export type { MetadataChange } from './ec2.ts';
+export type { LaunchOptions, MetadataChange, StateChangeEvent } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';
 export * from './fleet.ts';
 export { AwsError, EmulatorUsageError } from './errors.ts';

@@ -6,7 +6,7 @@
 import { formatTable } from '../cli/table.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { startEmulator, type Emulator } from '../emulator/index.ts';
+import { managedNodeGroupNode, startEmulator, type Emulator, type StateChangeEvent } from '../emulator/index.ts';
 import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
@@ -76,7 +76,45 @@ async function runDemo(emulator: Emulator): Promise<void> {
     `\nBefore: ${before.NON_COMPLIANT} non-compliant, ${before.COMPLIANT} compliant. ` +
       `After: ${after.NON_COMPLIANT} non-compliant, ${after.COMPLIANT} compliant, ${after.NOT_APPLICABLE} not applicable.`,
   );
-  console.log('What is left needs a person: see the notifications above for the action each one names.');
+  console.log('What is left needs a person: see the notifications above for the action each one names.\n');
+
+  await launchAndFix(emulator, remediate, evaluate, topicArn, names);
+}
+
+type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
+type Evaluate = typeof import('../functions/evaluate-imds/handler.ts').handler;
+
+/** The fast path: a node launched at hop limit 1 is fixed from EC2's "running" event, before Config has seen it. */
+async function launchAndFix(emulator: Emulator, remediate: Remediate, evaluate: Evaluate, topicArn: string, names: Map<string, string>): Promise<void> {
+  heading('5. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> remediate-imds');
+  const running = new Promise<StateChangeEvent>((resolve) => {
+    const stop = emulator.onStateChange((event) => {
+      if (event.detail.state !== 'running') return;
+      stop();
+      resolve(event);
+    });
+  });
+  const launched = performance.now();
+  const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023-general' }), { bootMs: 300 });
+  names.set(id, 'launched: managed node group (hop 1)');
+  const event = await running;
+  const booted = performance.now();
+  const published = emulator.published(topicArn).length;
+  const result = await remediate(event, lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  const options = emulator.getInstance(id)?.metadataOptions;
+  console.log(
+    `${id} running ${Math.round(booted - launched)} ms after launch; ${result.outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
+      `(${result.verified ? 'verified' : 'not verified'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
+  );
+  for (const message of emulator.published(topicArn).slice(published)) {
+    console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);
+    for (const line of notificationHighlights(message.message)) console.log(`    ${line}`);
+  }
+  console.log(`\nAWS Config has not recorded ${id} yet (minutes after a launch; up to a day with daily recording). When the rule next runs:`);
+  await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const stored = emulator.evaluations(RULE_NAME).find((e) => e.resourceId === id);
+  const findings = emulator.drainComplianceEvents().filter((e) => e.detail.resourceId === id && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  console.log(`${names.get(id)}: ${stored?.complianceType ?? 'not evaluated'} at its first evaluation; ${findings.length} NON_COMPLIANT finding for it, so the Config path has nothing to do.`);
 }
 
 function seedFleet(emulator: Emulator): Map<string, string> {

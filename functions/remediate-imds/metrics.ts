@@ -1,12 +1,14 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { NotificationDeliveryError, type RemediationResult } from './remediator.ts';
 
+type RemediationMetrics = Pick<Metrics, 'addDimension' | 'addMetric' | 'singleMetric'>;
+
 /**
- * The remediation's EMF metrics, whatever delivers the event: `Remediations` by `Outcome`, and
- * `SecondsToVerifiedFix` by `Path` (from the event's time to the read that verified the change).
- * Each goes out as its own EMF document, so records of one batch never share dimensions.
+ * The remediation's EMF metrics: `Remediations` by `Outcome`, and `SecondsToVerifiedFix` by `Path`
+ * (from the event's time to the read that verified the change). The latter goes out as its own
+ * EMF document so that its dimension never mixes with the invocation's.
  */
-export function countResult(metrics: Pick<Metrics, 'singleMetric'>, result: RemediationResult): void {
+export function countResult(metrics: RemediationMetrics, result: RemediationResult): void {
   countOutcome(metrics, result.outcome);
   if (result.secondsToVerifiedFix !== undefined) {
     const single = metrics.singleMetric();
@@ -16,13 +18,12 @@ export function countResult(metrics: Pick<Metrics, 'singleMetric'>, result: Reme
 }
 
 /** `NotificationsUndelivered` when only the Publish failed (the retry re-sends it); otherwise `Remediations` with Outcome `error`. */
-export function countFailure(metrics: Pick<Metrics, 'singleMetric'>, error: unknown): void {
-  if (error instanceof NotificationDeliveryError) metrics.singleMetric().addMetric('NotificationsUndelivered', MetricUnit.Count, 1);
+export function countFailure(metrics: RemediationMetrics, error: unknown): void {
+  if (error instanceof NotificationDeliveryError) metrics.addMetric('NotificationsUndelivered', MetricUnit.Count, 1);
   else countOutcome(metrics, 'error');
 }
 
-function countOutcome(metrics: Pick<Metrics, 'singleMetric'>, outcome: string): void {
-  const single = metrics.singleMetric();
-  single.addDimension('Outcome', outcome);
-  single.addMetric('Remediations', MetricUnit.Count, 1);
+function countOutcome(metrics: RemediationMetrics, outcome: string): void {
+  metrics.addDimension('Outcome', outcome);
+  metrics.addMetric('Remediations', MetricUnit.Count, 1);
 }

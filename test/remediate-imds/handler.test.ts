@@ -3,7 +3,7 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { aComplianceChangeEvent, anEksNode, awsError, fakeEc2, FUNCTION_ARN, RULE_NAME, TOPIC_ARN } from './builders.ts';
+import { aComplianceChangeEvent, anEksNode, aStateChangeEvent, awsError, fakeEc2, FUNCTION_ARN, RULE_NAME, TOPIC_ARN } from './builders.ts';
 import { ec2Mock, onlyPublished, resetMocks, snsMock } from './harness.ts';
 
 function aContext(functionArn = FUNCTION_ARN): Context {
@@ -61,6 +61,24 @@ describe('handler', () => {
     expect(info).toHaveBeenCalledTimes(1);
     expect(info).toHaveBeenCalledWith('remediation finished', expect.objectContaining({ outcome: 'remediated', mode: 'enforce' }));
     expect(dimensions).toHaveBeenCalledWith('Outcome', 'remediated');
+  });
+
+  it('counts the seconds from a launch event to the verified fix, by Path', async () => {
+    const handler = await loadHandler();
+    const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
+    const metric = vi.spyOn(Metrics.prototype, 'addMetric');
+    fakeEc2(ec2Mock, anEksNode());
+    const launchedAt = new Date(Date.now() - 3_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+    const result = await handler(aStateChangeEvent({ time: launchedAt }), aContext());
+
+    expect(result).toMatchObject({ path: 'state-change', outcome: 'remediated', verified: true });
+    expect(dimensions).toHaveBeenCalledWith('Path', 'state-change');
+    const seconds = metric.mock.calls.find(([name]) => name === 'SecondsToVerifiedFix');
+    expect(seconds?.[1]).toBe('Seconds');
+    // At least the 3 s since the event, plus the first verification wait.
+    expect(seconds?.[2]).toBeGreaterThanOrEqual(3);
+    expect(seconds?.[2]).toBe(result.secondsToVerifiedFix);
   });
 
   it('takes the account from the function ARN: an event for another account touches nothing', async () => {

@@ -69,7 +69,7 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
   const startedAt = new Date();
   const t0 = performance.now();
   const deployed = { evaluate: deployedFunction('EvaluateFunction'), remediate: deployedFunction('RemediateFunction') };
-  const concurrency = remediationConcurrency(deployed.remediate);
+  const concurrency = remediationConcurrency();
   progress('building the functions (scripts/build.ts) and the naive baseline');
   const built = await buildForBenchmark();
   try {

@@ -20,13 +20,11 @@ export interface DeployedFunction {
   readonly logicalId: string;
   readonly memoryMb: number;
   readonly timeoutMs: number;
-  /** ReservedConcurrentExecutions; undefined when the template sets none. */
-  readonly reservedConcurrency: number | undefined;
 }
 
 /**
- * Reads a function's MemorySize, Timeout and ReservedConcurrentExecutions from template.yaml
- * (plain scalars under the resource's Properties; CloudFormation tags elsewhere need no parsing).
+ * Reads a function's MemorySize and Timeout from template.yaml (plain scalars under the
+ * resource's Properties; CloudFormation tags elsewhere need no parsing).
  * Throws when MemorySize or Timeout is missing, so a renamed resource cannot go unnoticed.
  */
 export function deployedFunction(logicalId: string, templateText = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8')): DeployedFunction {
@@ -42,7 +40,22 @@ export function deployedFunction(logicalId: string, templateText = readFileSync(
   const memoryMb = property('MemorySize');
   const timeoutS = property('Timeout');
   if (memoryMb === undefined || timeoutS === undefined) throw new Error(`template.yaml: ${logicalId} has no plain MemorySize or Timeout`);
-  return { logicalId, memoryMb, timeoutMs: timeoutS * 1000, reservedConcurrency: property('ReservedConcurrentExecutions') };
+  return { logicalId, memoryMb, timeoutMs: timeoutS * 1000 };
+}
+
+/**
+ * A numeric parameter's Default in template.yaml, e.g. RemediationMaxConcurrency (the SQS event
+ * source mapping's MaximumConcurrency). Throws when it has none.
+ */
+export function parameterDefault(name: string, templateText = readFileSync(join(REPO_ROOT, 'template.yaml'), 'utf8')): number {
+  const start = templateText.indexOf(`\n  ${name}:\n`);
+  if (start === -1) throw new Error(`template.yaml has no parameter ${name}`);
+  const rest = templateText.slice(start + 1);
+  const end = rest.slice(1).search(/\n {2}\S/);
+  const block = end === -1 ? rest : rest.slice(0, end + 1);
+  const match = /^ {4}Default:\s*(\d+)\s*$/m.exec(block);
+  if (match?.[1] === undefined) throw new Error(`template.yaml: parameter ${name} has no numeric Default`);
+  return Number(match[1]);
 }
 
 /** A function's environment: the emulator's endpoint and fake keys, quiet Powertools, and `extra`. */

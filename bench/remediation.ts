@@ -1,6 +1,6 @@
-import { managedNodeGroupNode, scheduledInvocation, startEmulator, type ComplianceChangeEvent, type Emulator } from '../emulator/index.ts';
+import { managedNodeGroupNode, scheduledInvocation, sqsInvocation, startEmulator, type ComplianceChangeEvent, type Emulator } from '../emulator/index.ts';
 import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
-import { contextSpec, functionEnv, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
+import { contextSpec, functionEnv, parameterDefault, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { ExecutionEnvironment } from './worker-protocol.ts';
 
 export const REMEDIATION_OPS = {
@@ -19,7 +19,7 @@ export type BucketScenario = 'rested' | 'drained';
 export interface RemediationOptions {
   readonly nodes: number;
   readonly latencyMs: number;
-  /** template.yaml's RemediateFunction: memory, timeout and the reserved concurrency the queue drains with. */
+  /** template.yaml's RemediateFunction: memory and timeout (the concurrency is RemediationMaxConcurrency's default). */
   readonly remediate: DeployedFunction;
   /** template.yaml's EvaluateFunction, for the sweep that raises the events. */
   readonly evaluate: DeployedFunction;
@@ -56,12 +56,11 @@ const FIRST_VERIFICATION_WAIT_MS = 250;
 /** One node in this many has tokens optional (the IMDSv1 guard reads CloudWatch); the rest have hop limit 1. */
 const TOKENS_OPTIONAL_EVERY = 5;
 
-/** Execution environments at once: the reserved concurrency; the benchmark needs one to drain the queue with. */
-export function remediationConcurrency(remediate: DeployedFunction): number {
-  if (remediate.reservedConcurrency === undefined || remediate.reservedConcurrency < 1) {
-    throw new Error(`template.yaml: ${remediate.logicalId} has no ReservedConcurrentExecutions of 1 or more to benchmark`);
-  }
-  return remediate.reservedConcurrency;
+/** Execution environments at once: the event source mapping's MaximumConcurrency (RemediationMaxConcurrency's default). */
+export function remediationConcurrency(templateText?: string): number {
+  const concurrency = parameterDefault('RemediationMaxConcurrency', templateText);
+  if (concurrency < 1) throw new Error(`template.yaml: RemediationMaxConcurrency defaults to ${concurrency}; the benchmark needs 1 or more`);
+  return concurrency;
 }
 
 export async function benchmarkRemediation(options: RemediationOptions): Promise<RemediationRun[]> {
@@ -88,7 +87,11 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     if (events.length !== options.nodes) throw new Error(`the sweep raised ${events.length} NON_COMPLIANT events, wanted ${options.nodes}`);
 
     const { memoryMb, timeoutMs } = options.remediate;
-    const concurrency = remediationConcurrency(options.remediate);
+    const concurrency = remediationConcurrency();
+    // The queues exist for the function's configuration; delivery itself is not modelled (below).
+    const deadLetterQueueUrl = emulator.createQueue('eks-imds-guard-remediation-failures');
+    const queueUrl = emulator.createQueue('eks-imds-guard-remediation');
+    const queueArn = emulator.sqs.queueArn(queueUrl);
     const env = functionEnv(emulator, memoryMb, {
       CONFIG_RULE_NAME: RULE_NAME,
       TOPIC_ARN: topicArn,
@@ -96,6 +99,8 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
       IMDSV1_GUARD: 'true',
       IMDSV1_LOOKBACK_HOURS: '24',
       RULE_PARAMETERS: '{}',
+      REMEDIATION_QUEUE_URL: queueUrl,
+      DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
     });
     const started = await Promise.all(
       Array.from({ length: concurrency }, () => ExecutionEnvironment.start({ ...options.runtime, module: options.remediateBundle, env, memoryMb })),
@@ -108,26 +113,30 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     // CreateTags gets the latency and no bucket: see EC2_BUCKETS.
     injectLatencyAndBuckets(emulator, options.latencyMs, { ...EC2_BUCKETS, [REMEDIATION_OPS.modify]: { ...modify, initial: bucketAtStart } });
 
-    // Lambda's async queue in front of the reserved concurrency: each environment takes the next event when it is free.
+    // The SQS event source mapping in front of MaximumConcurrency, one message a batch: each
+    // environment takes the next event when it is free. The SQS calls themselves are not made:
+    // the benchmark counts what remediation costs EC2, CloudWatch and SNS.
     const queue = [...events];
-    const outcomes: Record<string, number> = {};
     const errorNames: string[] = [];
     const context = contextSpec(emulator, `${RULE_NAME}-remediate`, memoryMb, timeoutMs);
     const t0 = performance.now();
     await Promise.all(
       environments.map(async (environment) => {
         for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
-          const [outcome] = (await environment.invoke([event], context)).outcomes;
-          if (outcome?.ok) {
-            const name = (outcome.value as { outcome?: string }).outcome ?? '?';
-            outcomes[name] = (outcomes[name] ?? 0) + 1;
-          } else {
-            errorNames.push(outcome?.error.name ?? 'no outcome');
-          }
+          const message = { MessageId: event.id, Body: JSON.stringify(event) };
+          const [outcome] = (await environment.invoke([sqsInvocation([message], queueArn)], context)).outcomes;
+          if (!outcome?.ok) errorNames.push(outcome?.error.name ?? 'no outcome');
+          else if ((outcome.value as { batchItemFailures?: unknown[] }).batchItemFailures?.length) errorNames.push('batch item failure');
         }
       }),
     );
     const wallMs = performance.now() - t0;
+    // One notification per handled event, its outcome in a message attribute.
+    const outcomes: Record<string, number> = {};
+    for (const message of emulator.published(topicArn)) {
+      const name = message.messageAttributes['outcome']?.stringValue ?? '?';
+      outcomes[name] = (outcomes[name] ?? 0) + 1;
+    }
 
     const perNode = {} as Record<Op, number>;
     const succeededPerNode = {} as Record<Op, number>;

@@ -372,8 +372,8 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
     out.push(
       `${count(first.nodes)} non-compliant managed-node-group nodes (hop limit 1; 1 in 5 also has tokens optional, so the ` +
         `IMDSv1 guard reads CloudWatch), REMEDIATION_MODE=enforce, ${first.concurrency} execution environments at once ` +
-        '(template.yaml\'s ReservedConcurrentExecutions for RemediateFunction), each taking the next EventBridge event ' +
-        'when free. EC2 throttling is the emulator\'s token-bucket fault, with the buckets AWS-FACTS gives: ' +
+        '(template.yaml\'s RemediationMaxConcurrency default, the SQS event source mapping\'s MaximumConcurrency), each ' +
+        'taking the next queued event, one a batch, when free (the SQS calls are not made). EC2 throttling is the emulator\'s token-bucket fault, with the buckets AWS-FACTS gives: ' +
         `ModifyInstanceMetadataOptions ${MODIFY_BUCKET.capacity} tokens refilled at ${MODIFY_BUCKET.refillPerSecond}/s, ` +
         `DescribeInstances ${EC2_BUCKETS['ec2:DescribeInstances'].capacity} at ${EC2_BUCKETS['ec2:DescribeInstances'].refillPerSecond}/s; ` +
         '"rested" starts the ModifyInstanceMetadataOptions bucket full, "drained" empty. CreateTags (the ledger tag) is ' +
@@ -654,9 +654,10 @@ const METHOD = [
     'takes a token, and one that finds the bucket empty is answered with the service\'s throttling error ' +
     '(RequestLimitExceeded for EC2) and takes none. The sweeps run with the DescribeInstances bucket, the remediation with ' +
     'the DescribeInstances and ModifyInstanceMetadataOptions buckets (bench/ec2-buckets.ts). Remediation events are the ' +
-    'emulator\'s own compliance-change events from a sweep; an invocation that throws counts as an escaped error ' +
-    '(Lambda would retry it asynchronously).',
-  '- **Deployed settings.** MemorySize, Timeout and ReservedConcurrentExecutions are read from template.yaml for every run.',
+    'emulator\'s own compliance-change events from a sweep, each in an SQS batch of one; an invocation that throws or ' +
+    'reports the message as failed counts as an escaped error (SQS would redeliver it).',
+  '- **Deployed settings.** MemorySize and Timeout of each function and the RemediationMaxConcurrency default are read ' +
+    'from template.yaml for every run.',
   '- **Flags.** `npm run bench -- --sizes 1000,10000,50000 --latency 25`; `--quick` (1,500 nodes, fewer events, what ' +
     "CI's test runs at latency 0); `--no-write` leaves this file alone; `--worker-args '--cpu-prof --cpu-prof-dir=/tmp/prof'` " +
     'profiles every function process.',

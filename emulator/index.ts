@@ -7,4 +7,13 @@ export type { LaunchOptions, MetadataChange, StateChangeEvent } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';
 export * from './fleet.ts';
 export { AwsError, EmulatorUsageError } from './errors.ts';
-export { changeInvocation, lambdaContext, scheduledInvocation, type ChangeOptions, type ConfigRuleInvocation } from './invocations.ts';
+export {
+  changeInvocation,
+  lambdaContext,
+  scheduledInvocation,
+  sqsInvocation,
+  type ChangeOptions,
+  type ConfigRuleInvocation,
+  type ReceivedMessage,
+} from './invocations.ts';
+export type { QueuedMessage } from './sqs.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSEvent, SQSMessageAttributes } from 'aws-lambda';
 import { EmulatorUsageError } from './errors.ts';
 import { STATE_CODES, type Instance } from './instance.ts';
 import type { Emulator } from './server.ts';
@@ -83,6 +83,55 @@ export function changeInvocation(emulator: Emulator, options: ChangeOptions): Co
         messageType: 'ConfigurationItemChangeNotification',
       };
   return invocation(emulator, options, at, options.eventLeftScope ?? false, invokingEvent);
+}
+
+/** A message as SQS ReceiveMessage returns it (the SDK's `Message` shape). */
+export interface ReceivedMessage {
+  readonly MessageId?: string;
+  readonly ReceiptHandle?: string;
+  readonly Body?: string;
+  readonly MD5OfBody?: string;
+  readonly Attributes?: Partial<Record<string, string>>;
+  readonly MessageAttributes?: Record<string, { DataType?: string; StringValue?: string; BinaryValue?: Uint8Array }>;
+}
+
+/**
+ * The event an SQS event source mapping invokes a function with, for messages it received from
+ * the queue: Lambda's record shape (camelCase, attributes as strings).
+ */
+export function sqsInvocation(messages: readonly ReceivedMessage[], queueArn: string): SQSEvent {
+  const region = queueArn.split(':')[3] ?? '';
+  return {
+    Records: messages.map((message) => {
+      const attributes = message.Attributes ?? {};
+      const messageAttributes: SQSMessageAttributes = {};
+      for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+        messageAttributes[name] = {
+          dataType: value.DataType ?? 'String',
+          stringListValues: [],
+          binaryListValues: [],
+          ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
+          ...(value.BinaryValue !== undefined ? { binaryValue: Buffer.from(value.BinaryValue).toString('base64') } : {}),
+        };
+      }
+      return {
+        messageId: message.MessageId ?? randomUUID(),
+        receiptHandle: message.ReceiptHandle ?? '',
+        body: message.Body ?? '',
+        attributes: {
+          ApproximateReceiveCount: attributes['ApproximateReceiveCount'] ?? '1',
+          SentTimestamp: attributes['SentTimestamp'] ?? String(Date.now()),
+          SenderId: attributes['SenderId'] ?? 'AIDAEMULATOR',
+          ApproximateFirstReceiveTimestamp: attributes['ApproximateFirstReceiveTimestamp'] ?? String(Date.now()),
+        },
+        messageAttributes,
+        md5OfBody: message.MD5OfBody ?? '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: queueArn,
+        awsRegion: region,
+      };
+    }),
+  };
 }
 
 /** A Lambda context good enough for Powertools: names, ARN, request id and a remaining-time clock. */

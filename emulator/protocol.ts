@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AwsError } from './errors.ts';
 import { XmlWriter } from './xml.ts';
 
-export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch';
+export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs';
 
 export interface HttpAnswer {
   status: number;
@@ -18,6 +18,7 @@ export type ParsedRequest =
 const JSON_TARGETS: Readonly<Record<string, ServiceName>> = {
   StarlingDoveService: 'config',
   GraniteServiceVersion20100801: 'cloudwatch',
+  AmazonSQS: 'sqs',
 };
 
 /** SigV4 scope names; the query API version is the fallback for unsigned requests. */
@@ -90,6 +91,11 @@ const CLOUDWATCH_SHAPES: Readonly<Record<string, string>> = {
   InternalServiceError: 'InternalServiceFault',
 };
 
+/** SQS is awsJson1_0 with awsQueryCompatible: some errors keep their query-era code in a header. */
+const SQS_QUERY_CODES: Readonly<Record<string, string>> = {
+  QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue',
+};
+
 export function errorAnswer(service: ServiceName | undefined, error: AwsError, requestId: string): HttpAnswer {
   switch (service) {
     case 'config':
@@ -107,6 +113,16 @@ export function errorAnswer(service: ServiceName | undefined, error: AwsError, r
           'x-amzn-query-error': `${error.code};${error.fault}`,
         },
         body: JSON.stringify({ __type: CLOUDWATCH_SHAPES[error.code] ?? error.code, message: error.message }),
+      };
+    case 'sqs':
+      return {
+        status: error.status,
+        headers: {
+          'content-type': jsonContentType(service),
+          'x-amzn-requestid': requestId,
+          'x-amzn-query-error': `${SQS_QUERY_CODES[error.code] ?? error.code};${error.fault}`,
+        },
+        body: JSON.stringify({ __type: `com.amazonaws.sqs#${error.code}`, message: error.message }),
       };
     case 'sns': {
       const xml = new XmlWriter()
@@ -160,10 +176,15 @@ export function injectedError(service: ServiceName, kind: 'throttle' | 'server-e
       'server-error': new AwsError('InternalServiceError', 'An internal error occurred.', 500),
       unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
     },
+    sqs: {
+      throttle: new AwsError('RequestThrottled', 'Rate exceeded', 400),
+      'server-error': new AwsError('InternalError', 'An internal error occurred.', 500),
+      unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
+    },
   };
   return table[service][kind];
 }
 
 function jsonContentType(service: ServiceName): string {
-  return service === 'cloudwatch' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1';
+  return service === 'cloudwatch' || service === 'sqs' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1';
 }

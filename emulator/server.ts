@@ -20,6 +20,7 @@ import {
   type ParsedRequest,
 } from './protocol.ts';
 import { SnsService, type PublishedMessage } from './sns.ts';
+import { SqsService } from './sqs.ts';
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -33,7 +34,7 @@ export interface EmulatorOptions {
 const OPTION_KEYS: ReadonlySet<string> = new Set(['port', 'accountId', 'region', 'applyDelayMs']);
 
 /**
- * One loopback endpoint for EC2, Config, SNS and CloudWatch. Point SDK clients at `url` (or set
+ * One loopback endpoint for EC2, Config, SNS, CloudWatch and SQS. Point SDK clients at `url` (or set
  * `AWS_ENDPOINT_URL`); the service is told apart by `X-Amz-Target` for the JSON protocols and
  * by the SigV4 credential scope for the query protocols.
  */
@@ -47,6 +48,7 @@ export class Emulator {
   readonly config: ConfigService;
   readonly sns: SnsService;
   readonly cloudwatch: CloudWatchService;
+  readonly sqs: SqsService;
   readonly faults = new Faults();
 
   /** Every request that named a known operation, whatever its outcome. */
@@ -70,6 +72,7 @@ export class Emulator {
     this.config = new ConfigService({ accountId: options.accountId, region: options.region });
     this.sns = new SnsService({ accountId: options.accountId, region: options.region });
     this.cloudwatch = new CloudWatchService();
+    this.sqs = new SqsService({ accountId: options.accountId, region: options.region, origin: () => this.url });
   }
 
   /** Environment for a process under test that builds its own SDK clients. */
@@ -172,6 +175,11 @@ export class Emulator {
     return this.sns.published(topicArn);
   }
 
+  /** A standard queue; `attributes` as CreateQueue takes them (VisibilityTimeout, RedrivePolicy, ...). */
+  createQueue(name: string, attributes: Record<string, string> = {}): string {
+    return this.sqs.createQueue(name, attributes);
+  }
+
   /** Seeds the `AWS/EC2` `MetadataNoToken` metric: IMDSv1 calls seen on the instance. */
   setImdsV1Calls(instanceId: string, count: number, at?: Date): void {
     this.cloudwatch.setInstanceMetric(instanceId, 'MetadataNoToken', count, at);
@@ -237,7 +245,7 @@ export class Emulator {
           return undefined;
       }
     }
-    const op = service === 'cloudwatch' ? this.cloudwatch.operations[operation] : undefined;
+    const op = service === 'cloudwatch' ? this.cloudwatch.operations[operation] : service === 'sqs' ? this.sqs.operations[operation] : undefined;
     return op === undefined ? undefined : () => jsonAnswer(service, op(input), requestId);
   }
 }

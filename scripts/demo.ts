@@ -1,9 +1,11 @@
 /**
  * `npm run demo`: the whole flow on a laptop, no AWS account. A loopback emulator of EC2,
- * AWS Config, SNS and CloudWatch holds a realistic EKS fleet; the real Lambda handlers reach it
+ * AWS Config, SNS, CloudWatch and SQS holds a realistic EKS fleet; the real Lambda handlers reach it
  * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
  */
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { formatTable } from '../cli/table.ts';
+import { createRemediationQueues, drainQueue, sendEvents, type RemediationQueues } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
 import { managedNodeGroupNode, startEmulator, type Emulator, type StateChangeEvent } from '../emulator/index.ts';
@@ -22,14 +24,19 @@ try {
 
 async function runDemo(emulator: Emulator): Promise<void> {
   const topicArn = emulator.createTopic('eks-imds-guard-notifications');
+  Object.assign(process.env, emulator.clientEnv());
+  const sqs = new SQSClient({});
+  const queues = await createRemediationQueues(sqs, 'eks-imds-guard');
   // The handlers build their SDK clients at import: the environment must be set first.
-  Object.assign(process.env, emulator.clientEnv(), {
+  Object.assign(process.env, {
     CONFIG_RULE_NAME: RULE_NAME,
     TOPIC_ARN: topicArn,
     REMEDIATION_MODE: 'enforce',
     IMDSV1_GUARD: 'true',
     IMDSV1_LOOKBACK_HOURS: '24',
     RULE_PARAMETERS: JSON.stringify(RULE_PARAMETERS),
+    REMEDIATION_QUEUE_URL: queues.queueUrl,
+    DEAD_LETTER_QUEUE_URL: queues.deadLetterQueueUrl,
     POWERTOOLS_LOG_LEVEL: verbose ? 'DEBUG' : 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -50,14 +57,16 @@ async function runDemo(emulator: Emulator): Promise<void> {
   printCompliance(emulator, label);
   console.log('');
 
-  heading('2. Compliance changes -> EventBridge -> remediate-imds (REMEDIATION_MODE=enforce)');
+  heading('2. Compliance changes -> EventBridge -> SQS remediation queue -> remediate-imds (REMEDIATION_MODE=enforce)');
   const events = emulator.drainComplianceEvents().filter((e) => e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  await sendEvents(sqs, queues.queueUrl, events);
   emulator.resetCalls();
   started = performance.now();
-  for (const event of events) {
-    await remediate(event, lambdaContext(emulator, 'eks-imds-guard-remediate'));
-  }
-  console.log(`${events.length} NON_COMPLIANT events handled in ${ms(started)} with ${callSummary(emulator)}.\n`);
+  const drained = await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  console.log(
+    `${drained.received} NON_COMPLIANT events taken from the queue one a batch, ${drained.failed} failed, in ${ms(started)} ` +
+      `with ${callSummary(emulator)} (the SQS calls are the event source mapping's).\n`,
+  );
 
   heading(`3. SNS notifications published to ${topicArn.split(':').pop()}`);
   for (const message of emulator.published(topicArn)) {
@@ -78,15 +87,25 @@ async function runDemo(emulator: Emulator): Promise<void> {
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.\n');
 
-  await launchAndFix(emulator, remediate, evaluate, topicArn, names);
+  await launchAndFix({ emulator, remediate, evaluate, topicArn, names, sqs, queues });
+  sqs.destroy();
 }
 
 type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
 type Evaluate = typeof import('../functions/evaluate-imds/handler.ts').handler;
 
 /** The fast path: a node launched at hop limit 1 is fixed from EC2's "running" event, before Config has seen it. */
-async function launchAndFix(emulator: Emulator, remediate: Remediate, evaluate: Evaluate, topicArn: string, names: Map<string, string>): Promise<void> {
-  heading('5. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> remediate-imds');
+async function launchAndFix(demo: {
+  emulator: Emulator;
+  remediate: Remediate;
+  evaluate: Evaluate;
+  topicArn: string;
+  names: Map<string, string>;
+  sqs: SQSClient;
+  queues: RemediationQueues;
+}): Promise<void> {
+  const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
+  heading('5. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
   const running = new Promise<StateChangeEvent>((resolve) => {
     const stop = emulator.onStateChange((event) => {
       if (event.detail.state !== 'running') return;
@@ -100,11 +119,13 @@ async function launchAndFix(emulator: Emulator, remediate: Remediate, evaluate: 
   const event = await running;
   const booted = performance.now();
   const published = emulator.published(topicArn).length;
-  const result = await remediate(event, lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  await sendEvents(sqs, queues.queueUrl, [event]);
+  await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
   const options = emulator.getInstance(id)?.metadataOptions;
+  const outcome = emulator.published(topicArn).slice(published)[0]?.messageAttributes.outcome?.stringValue ?? 'nothing published';
   console.log(
-    `${id} running ${Math.round(booted - launched)} ms after launch; ${result.outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
-      `(${result.verified ? 'verified' : 'not verified'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
+    `${id} running ${Math.round(booted - launched)} ms after launch; ${outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
+      `(${options?.state === 'applied' ? 'applied' : 'not applied yet'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
   );
   for (const message of emulator.published(topicArn).slice(published)) {
     console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);

@@ -20,8 +20,10 @@ export interface RemediationConfig {
   readonly imdsv1LookbackHours: number;
   readonly ruleParameters: RuleParameters;
   readonly region: string;
-  /** The remediation queue, for delayed re-looks; without it an event that needs one is dropped. */
-  readonly remediationQueueUrl: string | undefined;
+  /** The queue this function consumes: anyone may send it a delayed re-look (`DelaySeconds`). */
+  readonly remediationQueueUrl: string;
+  /** Where a message that can never succeed goes at once, with its reason. */
+  readonly deadLetterQueueUrl: string;
 }
 
 // Unset and empty mean the same: CloudFormation passes '' for an optional parameter left blank.
@@ -29,6 +31,12 @@ const optional = (schema: z.ZodType<string>) =>
   z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), schema.optional());
 
 const trimmed = z.string().trim();
+
+// `https://sqs.<region>.amazonaws.com[.cn]/<account>/<name>` from CloudFormation; an emulator's own origin in tests.
+const queueUrl = trimmed.regex(
+  /^https?:\/\/[^/\s]+\/\d{12}\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/,
+  'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)',
+);
 
 const EnvSchema = z.object({
   CONFIG_RULE_NAME: trimmed.regex(/^\S.{0,127}$/, 'must be the Config rule name (1-128 characters)'),
@@ -56,9 +64,8 @@ const EnvSchema = z.object({
     ),
   ),
   RULE_PARAMETERS: optional(z.string()),
-  REMEDIATION_QUEUE_URL: optional(
-    trimmed.regex(/^https?:\/\/[^\s/]+(\/[^\s/]+)*\/\d{12}\/[A-Za-z0-9_-]{1,80}$/, 'must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)'),
-  ),
+  REMEDIATION_QUEUE_URL: queueUrl,
+  DEAD_LETTER_QUEUE_URL: queueUrl,
   AWS_REGION: trimmed.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1 (Lambda sets it)'),
 });
 
@@ -101,6 +108,7 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
     ruleParameters,
     region: data.AWS_REGION,
     remediationQueueUrl: data.REMEDIATION_QUEUE_URL,
+    deadLetterQueueUrl: data.DEAD_LETTER_QUEUE_URL,
   };
 }
 

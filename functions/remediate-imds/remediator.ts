@@ -475,15 +475,16 @@ async function confirmClaim(
 
 /**
  * Sends the event back to the remediation queue with a delay, at most MAX_RELOOKS times; past
- * that, or with no queue configured, the event is dropped quietly.
+ * that the event is dropped quietly.
  */
 async function relook(deps: RemediatorDeps, trigger: Trigger, why: string): Promise<'relook-scheduled' | 'relooks-exhausted'> {
-  const queueUrl = deps.config.remediationQueueUrl;
-  if (trigger.attempt >= MAX_RELOOKS || queueUrl === undefined) {
-    deps.logger.debug('not looked at again', { instanceId: trigger.instanceId, why, attempt: trigger.attempt, queue: queueUrl !== undefined });
+  if (trigger.attempt >= MAX_RELOOKS) {
+    deps.logger.debug('not looked at again', { instanceId: trigger.instanceId, why, attempt: trigger.attempt });
     return 'relooks-exhausted';
   }
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: relookBody(trigger), DelaySeconds: RELOOK_DELAY_SECONDS }));
+  await deps.sqs.send(
+    new SendMessageCommand({ QueueUrl: deps.config.remediationQueueUrl, MessageBody: relookBody(trigger), DelaySeconds: RELOOK_DELAY_SECONDS }),
+  );
   deps.logger.debug('looked at again later', { instanceId: trigger.instanceId, why, attempt: trigger.attempt + 1 });
   return 'relook-scheduled';
 }

@@ -5,7 +5,7 @@ import { QUICK_OPTIONS, runBenchmark, type BenchResult } from '../../bench/bench
 import { REMEDIATION_OPS } from '../../bench/remediation.ts';
 import { checkTargets, renderReport } from '../../bench/report.ts';
 import { lowerBounds, OPS } from '../../bench/sweep.ts';
-import { loadTemplate, props } from '../infra/templates.ts';
+import { loadTemplate, props, section } from '../infra/templates.ts';
 
 let result: BenchResult;
 
@@ -84,7 +84,9 @@ describe('remediation', () => {
   it('runs as template.yaml deploys RemediateFunction', () => {
     const remediate = props(loadTemplate('sam'), 'RemediateFunction');
     expect(result.deployed.remediate).toMatchObject({ memoryMb: remediate['MemorySize'], timeoutMs: Number(remediate['Timeout']) * 1000 });
-    for (const run of result.remediation) expect(run.concurrency).toBe(remediate['ReservedConcurrentExecutions']);
+    // The SQS event source mapping's MaximumConcurrency, as the stack deploys it by default.
+    const maxConcurrency = section(loadTemplate('sam'), 'Parameters')['RemediationMaxConcurrency'] as { Default: number };
+    for (const run of result.remediation) expect(run.concurrency).toBe(maxConcurrency.Default);
     const evaluate = props(loadTemplate('sam'), 'EvaluateFunction');
     expect(result.deployed.evaluate).toMatchObject({ memoryMb: evaluate['MemorySize'], timeoutMs: Number(evaluate['Timeout']) * 1000 });
   });

@@ -12,7 +12,7 @@ describe('npm run demo', () => {
     expect(result.stdout).toMatch(/\[partially-remediated\] Subject: IMDS partially remediated: i-[0-9a-f]{17} cluster dev/);
     expect(result.stdout).toContain('Before: 6 non-compliant, 1 compliant. After: 3 non-compliant, 4 compliant, 1 not applicable.');
     // The fast path: the launched node is fixed from its running event, before Config records it.
-    expect(result.stdout).toMatch(/i-[0-9a-f]{17} running \d+ ms after launch; remediated \d+ ms after its running event \(verified\): now required\/2, 1 notification:/);
+    expect(result.stdout).toMatch(/i-[0-9a-f]{17} running \d+ ms after launch; remediated \d+ ms after its running event \(applied\): now required\/2, 1 notification:/);
     expect(result.stdout).toContain('launched: managed node group (hop 1): COMPLIANT at its first evaluation; 0 NON_COMPLIANT finding for it');
   });
 });

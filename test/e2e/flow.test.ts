@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
 import { managedNodeGroupNode } from '../../emulator/index.ts';
+import { drainQueue, peekAll, sendEvents, VISIBILITY_TIMEOUT_SECONDS } from '../../emulator/event-source.ts';
 import { nonCompliantEvents, onEmulator, startTarget, type Target } from './target.ts';
 
 /**
  * The whole flow as `npm run demo` runs it, with the real handlers over HTTP: sweep, compliance
- * changes to remediation (enforce), notifications, re-evaluation.
+ * changes through the remediation queue to remediation (enforce), notifications, re-evaluation.
  */
 type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
 type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
@@ -32,8 +33,10 @@ afterAll(async () => {
 
 const sweep = () => evaluate(target.sweepEvent({}), target.context('evaluate'));
 
-async function remediateAll(events: readonly unknown[]): Promise<void> {
-  for (const event of events) await remediate(event, target.context('remediate'));
+/** EventBridge queues the events; the event source mapping hands them to the function, one a batch. */
+async function remediateAll(events: readonly unknown[], handler: RemediateHandler = remediate) {
+  await sendEvents(target.sqs, target.queues.queueUrl, events);
+  return drainQueue(target.sqs, target.queues, handler, () => target.context('remediate'));
 }
 
 function idsOf(name: string): string {
@@ -49,7 +52,7 @@ describe('the demo flow, end to end', () => {
 
     const events = await nonCompliantEvents(target);
     expect(events).toHaveLength(6);
-    await remediateAll(events);
+    expect(await remediateAll(events)).toEqual({ received: 6, failed: 0, threw: false });
 
     const second = await sweep();
     // Only what changed is written: the three fixed nodes, and the IMDSv1 node whose hop limit
@@ -124,28 +127,72 @@ describe.skipIf(!onEmulator)('delivery semantics', () => {
     expect(emulator.published(target.topicArn).length - before).toBe(1);
   });
 
-  it('after a fix whose notification failed, a retry in a new execution environment notifies once and modifies nothing', async () => {
+  it('after a fix whose notification failed, the redelivered message notifies once in a new execution environment and modifies nothing', async () => {
     const emulator = target.emulator!;
     const { id, events } = await driftedNode();
-    const event = events[0];
     const before = emulator.published(target.topicArn).length;
 
     emulator.faults.set('sns:Publish', { unavailableNext: 100 });
-    await expect(remediate(event, target.context('remediate'))).rejects.toThrow();
+    expect(await remediateAll(events)).toEqual({ received: 1, failed: 1, threw: true });
     emulator.faults.clear();
     expect(emulator.metadataChanges(id)).toHaveLength(1);
     expect(emulator.published(target.topicArn).length).toBe(before);
 
-    // Lambda's async retry may land in another execution environment: a fresh module graph.
+    // SQS redelivers after the visibility timeout, maybe to another execution environment: a fresh module graph.
+    emulator.sqs.advance(VISIBILITY_TIMEOUT_SECONDS * 1000);
     vi.resetModules();
     const { handler: retried } = await import('../../functions/remediate-imds/handler.ts');
-    await retried(event, target.context('remediate'));
-    await retried(event, target.context('remediate')); // and EventBridge may still deliver a duplicate
+    expect(await drainQueue(target.sqs, target.queues, retried, () => target.context('remediate'))).toEqual({ received: 1, failed: 0, threw: false });
+    // And EventBridge may still deliver a duplicate of the event.
+    await remediateAll(events, retried);
 
     expect(emulator.metadataChanges(id)).toHaveLength(1);
     const notifications = emulator.published(target.topicArn).slice(before);
     expect(notifications.map((m) => [m.messageAttributes.instanceId?.stringValue, m.messageAttributes.outcome?.stringValue])).toEqual([
       [id, 'remediated'],
     ]);
+    expect(emulator.sqs.messages(target.queues.queueUrl)).toEqual([]);
+  });
+
+  it('moves an event that can never succeed to the dead-letter queue at once, with the reason, touching nothing', async () => {
+    const emulator = target.emulator!;
+    const { events } = await driftedNode();
+    const event = events[0] as { detail: object };
+    const foreign = { ...event, account: '999988887777', detail: { ...event.detail, awsAccountId: '999988887777' } };
+    const untouched = ['ec2:DescribeInstances', 'ec2:ModifyInstanceMetadataOptions', 'ec2:CreateTags', 'cloudwatch:GetMetricStatistics', 'sns:Publish'];
+    const counts = () => untouched.map((key) => emulator.requests.get(key));
+    const before = counts();
+    const sent = emulator.requests.get('sqs:SendMessage');
+
+    expect(await remediateAll([foreign, 'not an event'])).toEqual({ received: 2, failed: 0, threw: false });
+
+    expect(counts()).toEqual(before);
+    // Two queued by "EventBridge", two moved to the dead-letter queue by the function.
+    expect(emulator.requests.get('sqs:SendMessage') - sent).toBe(4);
+    expect(emulator.sqs.messages(target.queues.queueUrl)).toEqual([]);
+    const dead = await peekAll(target.sqs, target.queues.deadLetterQueueUrl);
+    expect(dead.map((m) => [JSON.parse(m.body) === 'not an event' ? 'string' : 'event', m.attributes['reason']])).toEqual([
+      ['event', 'InvalidEventError'],
+      ['string', 'InvalidEventError'],
+    ]);
+    expect(dead[0]?.attributes['problems']).toBe(`account 999988887777 is not this function's account ${emulator.accountId}`);
+  });
+
+  it('retries a transient failure every visibility timeout, then SQS moves it to the dead-letter queue', async () => {
+    const emulator = target.emulator!;
+    const { events } = await driftedNode();
+    emulator.faults.set('ec2:DescribeInstances', { unavailableNext: 1_000 });
+    await sendEvents(target.sqs, target.queues.queueUrl, events);
+    const receives: number[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const poll = await drainQueue(target.sqs, target.queues, remediate, () => target.context('remediate'));
+      receives.push(poll.received);
+      emulator.sqs.advance(VISIBILITY_TIMEOUT_SECONDS * 1000);
+    }
+    emulator.faults.clear();
+    // Five receives (maxReceiveCount), then the sixth poll finds it redriven.
+    expect(receives).toEqual([1, 1, 1, 1, 1, 0]);
+    const dead = emulator.sqs.messages(target.queues.deadLetterQueueUrl);
+    expect(dead.map((m) => [JSON.parse(m.body).id, m.receiveCount])).toContainEqual([(events[0] as { id: string }).id, 5]);
   });
 });

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drainQueue, sendEvents } from '../../emulator/event-source.ts';
 import { karpenterNode, managedNodeGroupNode, plainInstance, type Emulator, type StateChangeEvent } from '../../emulator/index.ts';
 import { JSON_BLOCK_MARKER } from '../../functions/remediate-imds/notification.ts';
+import { RELOOK_DELAY_SECONDS, RELOOK_FIELD } from '../../functions/remediate-imds/trigger.ts';
 import { onEmulator, startTarget, type Target } from './target.ts';
 
 /**
- * The fast path with the real handlers over HTTP: EC2 launches a node, its "running" event goes
- * to remediate-imds, and the node is fixed before any Config sweep. The emulator makes the
- * state-change events, so this suite needs it.
+ * The fast path with the real handlers over HTTP: EC2 launches a node, EventBridge puts its
+ * "running" event on the remediation queue, the event source mapping hands it to remediate-imds,
+ * and the node is fixed before any Config sweep. The emulator makes the state-change events, so
+ * this suite needs it.
  */
 type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
 type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
@@ -28,43 +31,60 @@ afterAll(async () => {
   await target?.close();
 });
 
-function runningEvents(): StateChangeEvent[] {
-  return emulator.drainStateChangeEvents().filter((event) => event.detail.state === 'running');
+/** EventBridge's second rule: `running` state changes, onto the queue; then the event source mapping drains it. */
+async function deliverLaunches(): Promise<void> {
+  const running = emulator.drainStateChangeEvents().filter((event: StateChangeEvent) => event.detail.state === 'running');
+  await sendEvents(target.sqs, target.queues.queueUrl, running);
+  const drained = await drainQueue(target.sqs, target.queues, remediate, () => target.context('remediate'));
+  expect(drained).toMatchObject({ failed: 0, threw: false });
 }
+
+const reportsOf = (from: number) =>
+  emulator.published(target.topicArn).slice(from).map((message) => JSON.parse(message.message.split(`${JSON_BLOCK_MARKER}\n`)[1] ?? '{}'));
 
 describe.runIf(onEmulator)('a launch, end to end', () => {
   it('fixes a freshly launched hop-1 node from its running event; the next sweep finds it compliant and raises no finding', async () => {
     const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023' }));
-    const [event, ...more] = runningEvents();
-    expect(more).toEqual([]);
-    const result = await remediate(event, target.context('remediate'));
-    expect(result).toMatchObject({ path: 'state-change', outcome: 'remediated', modified: true, verified: true });
-    expect(result.secondsToVerifiedFix).toBeGreaterThanOrEqual(0);
+    await deliverLaunches();
     expect(emulator.getInstance(id)?.metadataOptions).toMatchObject({ httpTokens: 'required', httpPutResponseHopLimit: 2, state: 'applied' });
-
-    const [message, ...others] = emulator.published(target.topicArn);
-    expect(others).toEqual([]);
-    const report = JSON.parse(message?.message.split(`${JSON_BLOCK_MARKER}\n`)[1] ?? '{}');
-    expect(report).toMatchObject({ path: 'state-change', outcome: 'remediated', instanceId: id });
+    expect(reportsOf(0)).toEqual([expect.objectContaining({ path: 'state-change', outcome: 'remediated', instanceId: id })]);
 
     const sweep = await evaluate(target.sweepEvent({}), target.context('evaluate'));
     expect(sweep.counts).toMatchObject({ COMPLIANT: 1, NON_COMPLIANT: 0 });
     expect(emulator.drainComplianceEvents().filter((e) => e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT')).toEqual([]);
   });
 
-  it('publishes nothing and changes nothing for launches it must leave alone', async () => {
-    const before = emulator.published(target.topicArn).length;
+  it('publishes nothing and changes nothing for launches it must leave alone; an untagged one waits on the queue for its re-look', async () => {
+    const published = emulator.published(target.topicArn).length;
     const changes = emulator.metadataChanges().length;
-    emulator.launchInstance(plainInstance());
+    const bastion = emulator.launchInstance(plainInstance());
     emulator.launchInstance(karpenterNode({ cluster: 'prod', hopLimit: 2 }));
-    const results = [];
-    for (const event of runningEvents()) results.push(await remediate(event, target.context('remediate')));
-    // Without REMEDIATION_QUEUE_URL the untagged instance is not looked at again.
-    expect(results.map((r) => [r.outcome, r.reason, r.published])).toEqual([
-      ['skipped', 'relooks-exhausted', false],
-      ['skipped', 'already-compliant', false],
-    ]);
-    expect(emulator.published(target.topicArn)).toHaveLength(before);
+    await deliverLaunches();
+    expect(emulator.published(target.topicArn)).toHaveLength(published);
     expect(emulator.metadataChanges()).toHaveLength(changes);
+    const waiting = emulator.sqs.messages(target.queues.queueUrl).map((message) => JSON.parse(message.body));
+    expect(waiting).toEqual([expect.objectContaining({ detail: { 'instance-id': bastion, state: 'running' }, [RELOOK_FIELD]: { attempt: 1 } })]);
+    // Drop it: the bastion is never tagged, its re-looks are not this test's subject.
+    emulator.sqs.advance(RELOOK_DELAY_SECONDS * 1000);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await drainQueue(target.sqs, target.queues, remediate, () => target.context('remediate'));
+      emulator.sqs.advance(RELOOK_DELAY_SECONDS * 1000);
+    }
+    expect(emulator.sqs.messages(target.queues.queueUrl)).toEqual([]);
+    expect(emulator.published(target.topicArn)).toHaveLength(published);
+  });
+
+  it('a node tagged after its launch is fixed by the re-look, 20 s later on the queue', async () => {
+    const published = emulator.published(target.topicArn).length;
+    const node = managedNodeGroupNode({ cluster: 'prod', nodegroup: 'tag-after-create' });
+    const id = emulator.launchInstance({ ...node, tags: {} });
+    await deliverLaunches();
+    expect(emulator.getInstance(id)?.metadataOptions.httpPutResponseHopLimit).toBe(1);
+
+    emulator.updateInstance(id, { tags: node.tags ?? {} });
+    emulator.sqs.advance(RELOOK_DELAY_SECONDS * 1000);
+    await drainQueue(target.sqs, target.queues, remediate, () => target.context('remediate'));
+    expect(emulator.getInstance(id)?.metadataOptions).toMatchObject({ httpTokens: 'required', httpPutResponseHopLimit: 2 });
+    expect(reportsOf(published)).toEqual([expect.objectContaining({ path: 'state-change', outcome: 'remediated', instanceId: id })]);
   });
 });

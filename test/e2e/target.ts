@@ -1,9 +1,11 @@
 import { ConfigServiceClient, paginateGetComplianceDetailsByConfigRule } from '@aws-sdk/client-config-service';
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { startEmulator, type ComplianceChangeEvent, type Emulator, type InstanceSpec } from '../../emulator/index.ts';
 import { lambdaContext, scheduledInvocation } from '../../emulator/invocations.ts';
+import { createRemediationQueues, type RemediationQueues } from '../../emulator/event-source.ts';
 
 /**
  * Where the end-to-end suite runs: the project's loopback emulator (default), or an external
@@ -22,6 +24,9 @@ export interface Target {
   readonly accountId: string;
   readonly region: string;
   readonly topicArn: string;
+  /** The remediation queue the compliance changes go to, and its dead-letter queue. */
+  readonly queues: RemediationQueues;
+  readonly sqs: SQSClient;
   seed(spec: InstanceSpec): Promise<string>;
   describe(instanceId: string): Promise<Instance | undefined>;
   /** The rule's stored results, read back through the Config API. */
@@ -41,6 +46,8 @@ export async function startTarget(remediationEnv: Record<string, string> = {}): 
     IMDSV1_GUARD: 'true',
     IMDSV1_LOOKBACK_HOURS: '24',
     RULE_PARAMETERS: '{}',
+    REMEDIATION_QUEUE_URL: target.queues.queueUrl,
+    DEAD_LETTER_QUEUE_URL: target.queues.deadLetterQueueUrl,
     ...remediationEnv,
   });
   return target;
@@ -55,6 +62,8 @@ async function emulatorTarget(): Promise<Target> {
     accountId: emulator.accountId,
     region: emulator.region,
     topicArn: emulator.createTopic('eks-imds-guard-e2e'),
+    queues: await createRemediationQueues(clients.sqs),
+    sqs: clients.sqs,
     seed: async (spec) => emulator.addInstance(spec),
     describe: (id) => describeInstance(clients.ec2, id),
     results: (ruleName = RULE_NAME) => readResults(clients.config, ruleName),
@@ -92,6 +101,8 @@ async function externalTarget(): Promise<Target> {
     accountId: EXTERNAL_ACCOUNT,
     region,
     topicArn: topic.TopicArn ?? '',
+    queues: await createRemediationQueues(clients.sqs),
+    sqs: clients.sqs,
     seed: async (spec) => {
       const options = spec.metadataOptions ?? {};
       const launched = await clients.ec2.send(
@@ -141,13 +152,14 @@ async function externalTarget(): Promise<Target> {
 }
 
 function sdkClients() {
-  return { ec2: new EC2Client({}), config: new ConfigServiceClient({}), sns: new SNSClient({}) };
+  return { ec2: new EC2Client({}), config: new ConfigServiceClient({}), sns: new SNSClient({}), sqs: new SQSClient({}) };
 }
 
 function destroy(clients: ReturnType<typeof sdkClients>): void {
   clients.ec2.destroy();
   clients.config.destroy();
   clients.sns.destroy();
+  clients.sqs.destroy();
 }
 
 async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Instance | undefined> {

@@ -37,7 +37,7 @@ describe('template.yaml and infra/member-account.yaml', () => {
     expect(resources(member)[id]).toEqual(resources(sam)[id]);
   });
 
-  it.each(['EvaluateFunctionRole', 'EvaluateFunctionRulePolicy', 'RemediateFunctionRole'])('give %s the same IAM policies', (id) => {
+  it.each(['EvaluateFunctionRole', 'RemediateFunctionRole'])('give %s the same IAM policies', (id) => {
     expect(resources(member)[id]).toEqual(resources(sam)[id]);
   });
 

@@ -19,8 +19,10 @@ const NON_CODE_ACTIONS: Record<FunctionResource, readonly string[]> = {
   RemediateFunction: [
     'logs:CreateLogStream',
     'logs:PutLogEvents',
-    // Lambda sends failed async events to the on-failure destination queue with the execution role.
-    'sqs:SendMessage',
+    // The SQS event source mapping polls the remediation queue and deletes what succeeded with the execution role.
+    'sqs:ReceiveMessage',
+    'sqs:DeleteMessage',
+    'sqs:GetQueueAttributes',
     // SNS needs the publisher's rights on the KMS key of an encrypted topic.
     'kms:GenerateDataKey*',
     'kms:Decrypt',
@@ -152,14 +154,28 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
     expect(allowing('sns:Publish').flatMap((s) => list(s.Resource))).toEqual(['<NotificationTopic>']);
   });
 
-  it('sends failures to its own queue only', () => {
+  it('sends refused events to its own dead-letter queue only', () => {
     expect(allowing('sqs:SendMessage').flatMap((s) => list(s.Resource))).toEqual(['<RemediationFailureQueue.Arn>']);
   });
 
-  it('uses the topic key only through SNS', () => {
+  it('lets the event source mapping read and delete messages of the remediation queue only', () => {
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+      expect(allowing(action).flatMap((s) => list(s.Resource)), action).toEqual(['<RemediationQueue.Arn>']);
+    }
+  });
+
+  it('uses the topic key only through SNS in its own region', () => {
     expect(allowing('kms:Decrypt')).toEqual([
-      expect.objectContaining({ Resource: '<NotificationKey.Arn>', Condition: { StringLike: { 'kms:ViaService': 'sns.*.amazonaws.com' } } }),
+      expect.objectContaining({ Resource: '<NotificationKey.Arn>', Condition: { StringEquals: { 'kms:ViaService': 'sns.eu-west-1.amazonaws.com' } } }),
     ]);
+  });
+
+  it('names the SNS endpoint of the partition it is deployed in (China regions end in amazonaws.com.cn)', () => {
+    const china = new Evaluator(template, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true' }, { 'AWS::Partition': 'aws-cn', 'AWS::Region': 'cn-north-1', 'AWS::URLSuffix': 'amazonaws.com.cn' });
+    const conditions = roleStatements(template, 'RemediateFunction', china)
+      .filter((s) => s.Effect === 'Allow' && list(s.Action).includes('kms:Decrypt'))
+      .map((s) => s.Condition);
+    expect(conditions).toEqual([{ StringEquals: { 'kms:ViaService': 'sns.cn-north-1.amazonaws.com.cn' } }]);
   });
 });
 
@@ -167,9 +183,14 @@ describe.each(Object.entries(TEMPLATES))('evaluation role in %s', (_file, templa
   const evaluator = new Evaluator(template, MEMBER_ARTIFACTS);
   const statements = roleStatements(template, 'EvaluateFunction', evaluator);
 
-  it('reads compliance details of its own rule only', () => {
+  it('reads compliance details of its account and region\'s rules, granted inside the role so the first sweep has it', () => {
     const scoped = statements.filter((s) => list(s.Action).includes('config:GetComplianceDetailsByConfigRule'));
-    expect(scoped.flatMap((s) => list(s.Resource))).toEqual(['<ConfigRule.Arn>']);
+    expect(scoped.flatMap((s) => list(s.Resource))).toEqual(['arn:aws:config:eu-west-1:111122223333:config-rule/*']);
+    // A separate AWS::IAM::Policy naming the rule attaches only after the rule exists, and Config
+    // runs the first evaluation as soon as it does: the grant must not depend on the rule.
+    const attached = Object.values(resources(template)).filter((r) => r.Type === 'AWS::IAM::Policy');
+    expect(attached).toEqual([]);
+    expect(JSON.stringify(props(template, 'EvaluateFunctionRole'))).not.toMatch(/"(Ref|Fn::GetAtt)":\[?"ConfigRule/);
   });
 
   it('writes logs to its own log group only', () => {

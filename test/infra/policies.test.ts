@@ -100,13 +100,6 @@ describe.each(Object.entries(SINGLE_ACCOUNT))('%s', (name, parameters) => {
     );
     expect(String(roleName).length).toBeLessThanOrEqual(64);
   });
-
-  it('says how fast findings drain as the reserved concurrency allows', () => {
-    const text = readFileSync(join(REPO_ROOT, name === 'sam' ? 'template.yaml' : 'infra/member-account.yaml'), 'utf8');
-    const claims = [...text.matchAll(/drains (?:at )?(\d+) at a time/g)].map((m) => Number(m[1]));
-    expect(claims.length).toBeGreaterThan(0);
-    for (const claim of claims) expect(claim).toBe(props(template, 'RemediateFunction')['ReservedConcurrentExecutions']);
-  });
 });
 
 describe('central topic of infra/organization.yaml', () => {

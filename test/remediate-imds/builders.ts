@@ -7,6 +7,8 @@ import {
   type Instance,
   type ModifyInstanceMetadataOptionsRequest,
 } from '@aws-sdk/client-ec2';
+import type { SQSEvent } from 'aws-lambda';
+import { sqsInvocation } from '../../emulator/invocations.ts';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { loadRemediationConfig, type RemediationConfig } from '../../functions/remediate-imds/config.ts';
 import { LEDGER_TAG_KEY, parseLedger, type Ledger } from '../../functions/remediate-imds/ledger.ts';
@@ -20,6 +22,7 @@ export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:eks-imds-guard-remedi
 export const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:eks-imds-guard-remediate`;
 export const EVENT_TIME = '2026-11-20T09:15:05Z';
 export const QUEUE_URL = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/eks-imds-guard-remediation`;
+export const DEAD_LETTER_QUEUE_URL = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/eks-imds-guard-remediation-failures`;
 
 /** Tags a managed node group node carries (EKS, the cloud provider and the launch template). */
 export function managedNodeTags(cluster = 'prod', nodegroup = 'general'): Record<string, string> {
@@ -203,8 +206,24 @@ export function aConfig(env: Record<string, string | undefined> = {}): Remediati
     CONFIG_RULE_NAME: RULE_NAME,
     TOPIC_ARN,
     AWS_REGION: REGION,
+    REMEDIATION_QUEUE_URL: QUEUE_URL,
+    DEAD_LETTER_QUEUE_URL,
     ...env,
   });
+}
+
+/**
+ * The batch an SQS event source mapping hands the function: each body is the EventBridge event
+ * as EventBridge sent it to the queue (a string body is taken as is, e.g. one that is not JSON).
+ */
+export function anSqsEvent(bodies: readonly unknown[], options: { receiveCount?: number } = {}): SQSEvent {
+  const messages = bodies.map((body, i) => ({
+    MessageId: `0e2a6b0c-5d1f-4c3a-9b8e-${String(i).padStart(12, '0')}`,
+    ReceiptHandle: `AQEB-receipt-${i}`,
+    Body: typeof body === 'string' ? body : JSON.stringify(body),
+    Attributes: { ApproximateReceiveCount: String(options.receiveCount ?? 1) },
+  }));
+  return sqsInvocation(messages, `arn:aws:sqs:${REGION}:${ACCOUNT}:eks-imds-guard-remediation`);
 }
 
 export function awsError(name: string, message = name): Error {

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { accountIdFromFunctionArn, loadRemediationConfig } from '../../functions/remediate-imds/config.ts';
 import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
 import { InvalidConfigurationError } from '../../functions/shared/errors.ts';
-import { REGION, RULE_NAME, TOPIC_ARN } from './builders.ts';
+import { DEAD_LETTER_QUEUE_URL, QUEUE_URL, REGION, RULE_NAME, TOPIC_ARN } from './builders.ts';
 
-const required = { CONFIG_RULE_NAME: RULE_NAME, TOPIC_ARN, AWS_REGION: REGION };
+const required = { CONFIG_RULE_NAME: RULE_NAME, TOPIC_ARN, AWS_REGION: REGION, REMEDIATION_QUEUE_URL: QUEUE_URL, DEAD_LETTER_QUEUE_URL };
 
 function problemsOf(env: Record<string, string | undefined>): readonly string[] {
   try {
@@ -28,6 +28,8 @@ describe('loadRemediationConfig', () => {
       imdsv1LookbackHours: 24,
       ruleParameters: expect.objectContaining({ minHopLimit: 2, maxHopLimit: undefined, requireHttpEndpoint: true }),
       region: REGION,
+      remediationQueueUrl: QUEUE_URL,
+      deadLetterQueueUrl: DEAD_LETTER_QUEUE_URL,
     });
   });
 
@@ -65,6 +67,9 @@ describe('loadRemediationConfig', () => {
     [{ TOPIC_ARN: undefined }, 'TOPIC_ARN is required'],
     [{ CONFIG_RULE_NAME: undefined }, 'CONFIG_RULE_NAME is required'],
     [{ AWS_REGION: undefined }, 'AWS_REGION is required'],
+    [{ DEAD_LETTER_QUEUE_URL: undefined }, 'DEAD_LETTER_QUEUE_URL is required'],
+    [{ REMEDIATION_QUEUE_URL: 'eks-imds-guard-remediation' }, 'REMEDIATION_QUEUE_URL must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)'],
+    [{ DEAD_LETTER_QUEUE_URL: 'arn:aws:sqs:us-east-1:111122223333:failures' }, 'DEAD_LETTER_QUEUE_URL must be an SQS queue URL'],
     [{ RULE_PARAMETERS: '{"MinHopLimit":"0"}' }, 'RULE_PARAMETERS: MinHopLimit must be an integer from 1 to 64, got "0"'],
     [{ RULE_PARAMETERS: '{"MinHopLimt":"2"}' }, 'RULE_PARAMETERS: unknown parameter "MinHopLimt"'],
     [{ RULE_PARAMETERS: 'MinHopLimit=2' }, 'RULE_PARAMETERS: ruleParameters is not valid JSON'],
@@ -88,12 +93,14 @@ describe('loadRemediationConfig', () => {
 
   it('lists every problem at once', () => {
     const problems = problemsOf({ REMEDIATION_MODE: 'x', IMDSV1_GUARD: 'x', RULE_PARAMETERS: '[]' });
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(8);
     expect(problems.map((p) => p.split(' ')[0])).toEqual([
       'CONFIG_RULE_NAME',
       'TOPIC_ARN',
       'REMEDIATION_MODE',
       'IMDSV1_GUARD',
+      'REMEDIATION_QUEUE_URL',
+      'DEAD_LETTER_QUEUE_URL',
       'AWS_REGION',
       'RULE_PARAMETERS:',
     ]);

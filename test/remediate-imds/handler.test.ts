@@ -1,10 +1,23 @@
 import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { aComplianceChangeEvent, anEksNode, aStateChangeEvent, awsError, fakeEc2, FUNCTION_ARN, RULE_NAME, TOPIC_ARN } from './builders.ts';
-import { ec2Mock, onlyPublished, resetMocks, snsMock } from './harness.ts';
+import {
+  aComplianceChangeEvent,
+  anEksNode,
+  anSqsEvent,
+  aStateChangeEvent,
+  awsError,
+  DEAD_LETTER_QUEUE_URL,
+  fakeEc2,
+  FUNCTION_ARN,
+  QUEUE_URL,
+  RULE_NAME,
+  TOPIC_ARN,
+} from './builders.ts';
+import { ec2Mock, onlyPublished, resetMocks, snsMock, sqsMock } from './harness.ts';
 
 function aContext(functionArn = FUNCTION_ARN): Context {
   return {
@@ -32,12 +45,25 @@ async function loadHandler() {
   return (await import('../../functions/remediate-imds/handler.ts')).handler;
 }
 
+/** What went to the dead-letter queue: the original body and the reason attributes. */
+function deadLettered() {
+  return sqsMock.commandCalls(SendMessageCommand).map((call) => {
+    const input = call.args[0].input;
+    const attribute = (name: string) => input.MessageAttributes?.[name]?.StringValue;
+    return { queueUrl: input.QueueUrl, body: input.MessageBody, reason: attribute('reason'), problems: attribute('problems'), sourceMessageId: attribute('sourceMessageId') };
+  });
+}
+
+const OTHER_INSTANCE = 'i-0fedcba9876543210';
+
 beforeEach(() => {
   resetMocks();
   vi.stubEnv('CONFIG_RULE_NAME', RULE_NAME);
   vi.stubEnv('TOPIC_ARN', TOPIC_ARN);
   vi.stubEnv('REMEDIATION_MODE', 'enforce');
   vi.stubEnv('IMDSV1_GUARD', 'false');
+  vi.stubEnv('REMEDIATION_QUEUE_URL', QUEUE_URL);
+  vi.stubEnv('DEAD_LETTER_QUEUE_URL', DEAD_LETTER_QUEUE_URL);
 });
 
 afterEach(() => {
@@ -46,21 +72,22 @@ afterEach(() => {
 });
 
 describe('handler', () => {
-  it('remediates with the module-scope clients, logs one INFO line and counts the outcome', async () => {
+  it('remediates a queued event with the module-scope clients, logs one INFO line and counts the outcome', async () => {
     const handler = await loadHandler();
     const { logger: moduleLogger } = await import('../../functions/shared/telemetry.ts');
     const info = vi.spyOn(moduleLogger, 'info');
     const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
     fakeEc2(ec2Mock, anEksNode());
 
-    const result = await handler(aComplianceChangeEvent(), aContext());
+    const response = await handler(anSqsEvent([aComplianceChangeEvent()]), aContext());
 
-    expect(result).toMatchObject({ outcome: 'remediated', modified: true, published: true, verified: true });
+    expect(response).toEqual({ batchItemFailures: [] });
     expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(onlyPublished().input.TopicArn).toBe(TOPIC_ARN);
     expect(info).toHaveBeenCalledTimes(1);
-    expect(info).toHaveBeenCalledWith('remediation finished', expect.objectContaining({ outcome: 'remediated', mode: 'enforce' }));
+    expect(info).toHaveBeenCalledWith('remediation finished', expect.objectContaining({ outcome: 'remediated', mode: 'enforce', modified: true }));
     expect(dimensions).toHaveBeenCalledWith('Outcome', 'remediated');
+    expect(deadLettered()).toEqual([]);
   });
 
   it('counts the seconds from a launch event to the verified fix, by Path', async () => {
@@ -70,65 +97,133 @@ describe('handler', () => {
     fakeEc2(ec2Mock, anEksNode());
     const launchedAt = new Date(Date.now() - 3_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-    const result = await handler(aStateChangeEvent({ time: launchedAt }), aContext());
+    expect(await handler(anSqsEvent([aStateChangeEvent({ time: launchedAt })]), aContext())).toEqual({ batchItemFailures: [] });
 
-    expect(result).toMatchObject({ path: 'state-change', outcome: 'remediated', verified: true });
+    expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(dimensions).toHaveBeenCalledWith('Path', 'state-change');
-    const seconds = metric.mock.calls.find(([name]) => name === 'SecondsToVerifiedFix');
-    expect(seconds?.[1]).toBe('Seconds');
+    const seconds = metric.mock.calls.filter(([name]) => name === 'SecondsToVerifiedFix');
+    expect(seconds).toHaveLength(1);
+    expect(seconds[0]?.[1]).toBe('Seconds');
     // At least the 3 s since the event, plus the first verification wait.
-    expect(seconds?.[2]).toBeGreaterThanOrEqual(3);
-    expect(seconds?.[2]).toBe(result.secondsToVerifiedFix);
+    expect(seconds[0]?.[2]).toBeGreaterThanOrEqual(3);
+    expect(seconds[0]?.[2]).toBeLessThan(60);
   });
 
-  it('takes the account from the function ARN: an event for another account touches nothing', async () => {
+  it('takes the account from the function ARN: an event for another account goes to the dead-letter queue, nothing touched', async () => {
     const handler = await loadHandler();
     const otherAccount = FUNCTION_ARN.replace('111122223333', '999988887777');
-    await expect(handler(aComplianceChangeEvent(), aContext(otherAccount))).rejects.toMatchObject({ name: 'InvalidEventError' });
+    const event = anSqsEvent([aComplianceChangeEvent()]);
+
+    expect(await handler(event, aContext(otherAccount))).toEqual({ batchItemFailures: [] });
+
     expect(ec2Mock.calls()).toHaveLength(0);
     expect(snsMock.calls()).toHaveLength(0);
+    expect(deadLettered()).toEqual([
+      {
+        queueUrl: DEAD_LETTER_QUEUE_URL,
+        body: event.Records[0]!.body,
+        reason: 'InvalidEventError',
+        problems: 'account 111122223333 is not this function\'s account 999988887777',
+        sourceMessageId: event.Records[0]!.messageId,
+      },
+    ]);
   });
 
-  it('takes the region from AWS_REGION', async () => {
+  it('takes the region from AWS_REGION: an event for another region is dead-lettered with that reason', async () => {
     vi.stubEnv('AWS_REGION', 'eu-west-1');
     const handler = await loadHandler();
-    await expect(handler(aComplianceChangeEvent(), aContext())).rejects.toThrow("region us-east-1 is not this function's region eu-west-1");
-  });
-
-  it('fails every invocation with the configuration problems, before any AWS call', async () => {
-    vi.stubEnv('REMEDIATION_MODE', 'auto');
-    const handler = await loadHandler();
-    const error = await handler(aComplianceChangeEvent(), aContext()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'InvalidConfigurationError' });
-    expect((error as Error).message).toContain('REMEDIATION_MODE must be one of notify, enforce, got "auto"');
+    expect(await handler(anSqsEvent([aComplianceChangeEvent()]), aContext())).toEqual({ batchItemFailures: [] });
+    expect(deadLettered()[0]?.problems).toBe("region us-east-1 is not this function's region eu-west-1");
     expect(ec2Mock.calls()).toHaveLength(0);
   });
 
-  it('rethrows transient errors for Lambda to retry', async () => {
+  it('dead-letters a body that is not JSON, keeping the body as it was', async () => {
     const handler = await loadHandler();
-    ec2Mock.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
-    await expect(handler(aComplianceChangeEvent(), aContext())).rejects.toThrow('RequestLimitExceeded');
+    expect(await handler(anSqsEvent(['{"detail-type": "Config Rules']), aContext())).toEqual({ batchItemFailures: [] });
+    expect(deadLettered()).toEqual([
+      expect.objectContaining({ body: '{"detail-type": "Config Rules', reason: 'InvalidEventError', problems: expect.stringMatching(/^SQS message body is not JSON \(/) }),
+    ]);
   });
 
-  it('re-sends a lost notification on a retry in another execution environment, from the instance\'s ledger tag', async () => {
+  it('leaves a message on the queue when the dead-letter queue cannot take it (never lost)', async () => {
+    const handler = await loadHandler();
+    sqsMock.on(SendMessageCommand).rejects(awsError('KMS.ThrottlingException'));
+    const event = anSqsEvent([aComplianceChangeEvent({ configRuleName: 'someone-elses-rule' }), aComplianceChangeEvent({ id: 'ok-1', instanceId: OTHER_INSTANCE })]);
+    fakeEc2(ec2Mock, anEksNode({ instanceId: OTHER_INSTANCE }));
+
+    const response = await handler(event, aContext());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
+  });
+
+  it('fails every message on a configuration error, before any AWS call, without dead-lettering (a deployment fix makes them succeed)', async () => {
+    vi.stubEnv('REMEDIATION_MODE', 'auto');
+    const handler = await loadHandler();
+    const error = await handler(anSqsEvent([aComplianceChangeEvent()]), aContext()).catch((e: unknown) => e);
+    // Powertools' processor throws when the whole batch failed: SQS redelivers all of it.
+    expect(error).toMatchObject({ name: 'FullBatchFailureError' });
+    expect(String((error as { recordErrors?: unknown[] }).recordErrors?.[0])).toContain('REMEDIATION_MODE must be one of notify, enforce, got "auto"');
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(sqsMock.calls()).toHaveLength(0);
+  });
+
+  it('fails only the message whose error is transient; the rest of the batch is done', async () => {
+    const handler = await loadHandler();
+    const ec2 = fakeEc2(ec2Mock, anEksNode());
+    ec2Mock.on(DescribeInstancesCommand, { InstanceIds: [OTHER_INSTANCE] }).rejects(awsError('RequestLimitExceeded'));
+    const good = aComplianceChangeEvent();
+    const transient = aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-00000000000t', instanceId: OTHER_INSTANCE });
+    const otherRule = aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-00000000000r', configRuleName: 'someone-elses-rule' });
+    const event = anSqsEvent([good, transient, otherRule, 'not json']);
+
+    const response = await handler(event, aContext());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1]!.messageId }] });
+    expect(ec2.modifications).toHaveLength(1);
+    expect(onlyPublished().report.instanceId).toBe(ec2.current()?.InstanceId);
+    expect(deadLettered().map((m) => [m.sourceMessageId, m.reason])).toEqual([
+      [event.Records[2]!.messageId, 'InvalidEventError'],
+      [event.Records[3]!.messageId, 'InvalidEventError'],
+    ]);
+  });
+
+  it('handles the records of a batch one at a time (the modify bucket refills at 5/s)', async () => {
+    const handler = await loadHandler();
+    let inFlight = 0;
+    let most = 0;
+    ec2Mock.on(DescribeInstancesCommand).callsFake(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      return { Reservations: [] };
+    });
+    const events = [1, 2, 3].map((n) => aComplianceChangeEvent({ id: `a7e1c2d3-0000-4000-8000-00000000000${n}` }));
+    expect(await handler(anSqsEvent(events), aContext())).toEqual({ batchItemFailures: [] });
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 3);
+    expect(most).toBe(1);
+  });
+
+  it('after a fix whose notification failed, the redelivered message notifies once in another execution environment and modifies nothing', async () => {
     const metric = vi.spyOn(Metrics.prototype, 'addMetric');
     const ec2 = fakeEc2(ec2Mock, anEksNode());
     snsMock.on(PublishCommand).rejectsOnce(awsError('InternalErrorException')).resolves({ MessageId: 'm-2' });
+    const first = anSqsEvent([aComplianceChangeEvent(), aComplianceChangeEvent({ id: 'other', configRuleName: 'x' })]);
 
-    const first = await loadHandler();
-    await expect(first(aComplianceChangeEvent(), aContext())).rejects.toThrow('SNS Publish failed');
+    const failed = await (await loadHandler())(first, aContext());
+    expect(failed).toEqual({ batchItemFailures: [{ itemIdentifier: first.Records[0]!.messageId }] });
     expect(metric).toHaveBeenCalledWith('NotificationsUndelivered', 'Count', 1);
 
-    // A fresh module graph: another execution environment, with nothing in memory.
-    const elsewhere = await loadHandler();
-    const retry = await elsewhere(aComplianceChangeEvent(), aContext());
-    expect(retry).toMatchObject({ outcome: 'remediated', redelivered: true, modified: false, published: true });
+    // SQS redelivers the same message after the visibility timeout, maybe to another environment.
+    const redelivery = anSqsEvent([aComplianceChangeEvent()], { receiveCount: 2 });
+    expect(await (await loadHandler())(redelivery, aContext())).toEqual({ batchItemFailures: [] });
     expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
     expect(ec2.ledger()?.state).toBe('notified');
 
-    const duplicate = await (await loadHandler())(aComplianceChangeEvent(), aContext());
-    expect(duplicate).toMatchObject({ outcome: 'skipped', reason: 'duplicate', published: false });
+    // And a late duplicate (SQS is at-least-once) publishes nothing.
+    const duplicate = anSqsEvent([aComplianceChangeEvent()], { receiveCount: 3 });
+    expect(await (await loadHandler())(duplicate, aContext())).toEqual({ batchItemFailures: [] });
+    expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
   });
 
@@ -138,8 +233,8 @@ describe('handler', () => {
     const handler = await loadHandler();
     // Not an EKS node: reported (published) on every delivery.
     fakeEc2(ec2Mock, anEksNode({ tags: { Name: 'bastion' } }));
-    await handler(aComplianceChangeEvent(), aContext());
-    await handler(aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-000000000002' }), aContext());
+    await handler(anSqsEvent([aComplianceChangeEvent()]), aContext());
+    await handler(anSqsEvent([aComplianceChangeEvent({ id: 'a7e1c2d3-0000-4000-8000-000000000002' })]), aContext());
     const [a, b] = snsMock.commandCalls(PublishCommand).map((call) => call.thisValue as SNSClient);
     expect(b).toBe(a);
     expect(await a!.config.region()).toBe('eu-central-1');

@@ -21,9 +21,9 @@ export function resetMocks(): void {
   cloudwatchMock.reset();
   snsMock.reset();
   sqsMock.reset();
-  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'd1e2f3a4-0000-4000-8000-000000000001' });
   cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Label: 'MetadataNoToken', Datapoints: [] });
   snsMock.on(PublishCommand).resolves({ MessageId: 'b1c2d3e4-0000-4000-8000-000000000001' });
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'd1e2f3a4-0000-4000-8000-000000000001' });
 }
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -153,14 +153,6 @@ describe('tags that lag the launch', () => {
     expect(onlyPublished().report.eventId).toBe(LAUNCH_EVENT_ID);
   });
 
-  it('without a queue configured, the untagged launch is dropped quietly', async () => {
-    fakeEc2(ec2Mock, anEksNode({ tags: {} }));
-    const config = aConfig({ REMEDIATION_MODE: 'enforce' });
-    const result = await remediateEvent(aStateChangeEvent(), aHarness({ config }).deps);
-    expect(result).toMatchObject({ outcome: 'skipped', reason: 'relooks-exhausted', published: false });
-    expect(sqsMock.calls()).toHaveLength(0);
-  });
-
   it('a re-look that cannot be sent fails the record, so the queue delivers the event again', async () => {
     fakeEc2(ec2Mock, anEksNode({ tags: {} }));
     sqsMock.on(SendMessageCommand).rejects(awsError('ServiceUnavailable'));

@@ -16,7 +16,7 @@ import { managedNodeGroupNode, sqsInvocation, startEmulator, type Emulator, type
 import { REPO_ROOT } from '../scripts/build.ts';
 import { buildForBenchmark } from './bundles.ts';
 import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
-import { contextSpec, deployedFunction, functionEnv, RULE_NAME, type WorkerRuntime } from './lambda.ts';
+import { contextSpec, deployedFunction, remediationEnv, RULE_NAME, type WorkerRuntime } from './lambda.ts';
 import { describeMachine } from './machine.ts';
 import { quantile, sum } from './stats.ts';
 import { ExecutionEnvironment } from './worker-protocol.ts';
@@ -99,19 +99,7 @@ async function setUp(options: Options, runtime: WorkerRuntime, bundle: string, c
   const emulator = await startEmulator({ applyDelayMs: options.applyDelayMs });
   const topicArn = emulator.createTopic('eks-imds-guard-notifications');
   const remediate = deployedFunction('RemediateFunction');
-  const deadLetterQueueUrl = emulator.createQueue('eks-imds-guard-remediation-failures');
-  const queueUrl = emulator.createQueue('eks-imds-guard-remediation');
-  const queueArn = emulator.sqs.queueArn(queueUrl);
-  const env = functionEnv(emulator, remediate.memoryMb, {
-    CONFIG_RULE_NAME: RULE_NAME,
-    TOPIC_ARN: topicArn,
-    REMEDIATION_MODE: 'enforce',
-    IMDSV1_GUARD: 'true',
-    IMDSV1_LOOKBACK_HOURS: '24',
-    RULE_PARAMETERS: '{}',
-    REMEDIATION_QUEUE_URL: queueUrl,
-    DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
-  });
+  const { env, queueArn } = remediationEnv(emulator, remediate.memoryMb, topicArn);
   const environments = (
     await Promise.all(Array.from({ length: count }, () => ExecutionEnvironment.start({ ...runtime, module: bundle, env, memoryMb: remediate.memoryMb })))
   ).map((started) => started.environment);

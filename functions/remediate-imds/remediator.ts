@@ -205,41 +205,40 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
 /** The report to publish, or the reason to publish nothing. */
 async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handled> {
   const { config } = deps;
-  const change = trigger;
   const base = baseReport(trigger, deps);
   const reported = (report: RemediationReport): Handled => ({ report, modified: false, redelivered: false, ledger: undefined });
   const silent = (silentReason: SilentReason): Handled => ({ report: undefined, silentReason });
 
   let instance: Instance | undefined;
   try {
-    instance = await describeOneInstance(deps.ec2, change.instanceId);
+    instance = await describeOneInstance(deps.ec2, trigger.instanceId);
   } catch (error) {
     if (isNamed(error, 'InvalidInstanceID.NotFound')) instance = undefined;
     else return reported(failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }));
   }
 
   const found = ledgerOf(instance);
-  const ledger = found !== undefined && ledgerNamesEvent(found, change.eventId) ? found : undefined;
+  const ledger = found !== undefined && ledgerNamesEvent(found, trigger.eventId) ? found : undefined;
   if (ledger?.state === 'notified') {
     // This event's change was made and reported: a duplicate or late delivery, whatever the
     // instance looks like now (a new non-compliance comes with its own event).
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: 'duplicate', ledgerAt: ledger.at });
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: 'duplicate', ledgerAt: ledger.at });
     return { report: undefined, silentReason: 'duplicate' };
   }
 
-  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters);
+  const assessment = assessInstance(instance, trigger.instanceId, config.ruleParameters);
   if (ledger?.state === 'unnotified' && instance !== undefined) {
     const resent = reportFromLedger(base, instance, assessment, ledger, deps);
     if (resent !== undefined) return resent;
     // The ledger was written but its change never landed (the call failed after the tag) or was
     // undone since: a first attempt again, and the ledger is rewritten.
     deps.logger.warn('ledger names this event but its change is not on the instance: acting again', {
-      instanceId: change.instanceId,
-      eventId: change.eventId,
+      instanceId: trigger.instanceId,
+      eventId: trigger.eventId,
     });
   }
   if (assessment.kind === 'skip') {
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: assessment.reason, path: trigger.path });
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: assessment.reason, path: trigger.path });
     // Tags can lag a launch: an instance with no NodeTagKeys tag yet is looked at again.
     if (trigger.path === 'state-change' && assessment.reason === 'not-eks-node' && instance !== undefined) {
       return silent(await relook(deps, trigger, 'no NodeTagKeys tag yet'));
@@ -249,7 +248,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
   }
   if (found !== undefined && ledger === undefined && isInFlight(found, deps)) {
     // Another event (the other path, or a newer finding) holds the claim: its own retries finish it.
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: 'in-flight', claimedBy: found.event, claimedAt: found.at });
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: 'in-flight', claimedBy: found.event, claimedAt: found.at });
     return silent('in-flight');
   }
   // assessInstance only acts on an instance it was given.
@@ -261,7 +260,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
   let imdsv1: Imdsv1Finding | undefined;
   if (assessment.enforcesTokens && config.imdsv1Guard) {
     try {
-      imdsv1 = await readImdsv1Calls(deps, change.instanceId, config.imdsv1LookbackHours);
+      imdsv1 = await readImdsv1Calls(deps, trigger.instanceId, config.imdsv1LookbackHours);
     } catch (error) {
       const failure = { operation: 'GetMetricStatistics', error: permanentOrThrow(error) };
       return reported(failedReport({ ...nodeReport, drift }, failure));
@@ -297,7 +296,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
 
   // Written before the change, so that a retry anywhere knows a change may have been made.
   const written: Ledger = {
-    event: ledgerEventRef(change.eventId),
+    event: ledgerEventRef(trigger.eventId),
     state: 'unnotified',
     before: plan.before,
     after: plan.after,
@@ -305,7 +304,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
     at: isoNow(deps),
   };
   try {
-    await writeLedger(deps, change.instanceId, written);
+    await writeLedger(deps, trigger.instanceId, written);
   } catch (error) {
     return reported(failedReport(planned, { operation: 'CreateTags', error: permanentOrThrow(error) }));
   }
@@ -320,11 +319,11 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
     const failure = { operation: 'ModifyInstanceMetadataOptions', error: permanentOrThrow(error) };
     // Refused for good: nothing was modified, and the ledger must not let a later delivery of
     // this event report somebody else's fix as this function's.
-    await writeLedgerOrWarn(deps, change.instanceId, { ...written, state: 'failed', at: isoNow(deps) }, 'failed');
+    await writeLedgerOrWarn(deps, trigger.instanceId, { ...written, state: 'failed', at: isoNow(deps) }, 'failed');
     return reported(failedReport(planned, failure));
   }
   // Verification never throws: a failed read costs the proof, not the notification.
-  const { verification, ledgerSeen } = await verify(deps, change.instanceId, plan.after);
+  const { verification, ledgerSeen } = await verify(deps, trigger.instanceId, plan.after);
   // verify returns on the read that verified: now is when the fix was seen in place.
   const fixedAt = (deps.now ?? Date.now)();
   const silentAsReported = await reportedByAnotherEvent(deps, trigger, ledgerSeen);
@@ -678,15 +677,15 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
   }
 }
 
-function baseReport(change: Trigger, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
+function baseReport(trigger: Trigger, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
   return {
     mode: deps.config.mode,
-    path: change.path,
-    eventId: change.eventId,
+    path: trigger.path,
+    eventId: trigger.eventId,
     configRuleName: deps.config.configRuleName,
-    accountId: change.accountId,
-    region: change.region,
-    instanceId: change.instanceId,
+    accountId: trigger.accountId,
+    region: trigger.region,
+    instanceId: trigger.instanceId,
     cluster: undefined,
     nodeKind: undefined,
     nodeGroup: undefined,

@@ -88,8 +88,9 @@ export interface RemediationResult {
 }
 
 /**
- * An `unnotified` ledger of another event written this recently is a remediation in flight (its
- * own retries finish it): wider than the function's timeout times the queue's receive count.
+ * An `unnotified` ledger of another event written this recently is a remediation in flight: its
+ * owner's first retry comes within it (the queue's 720 s visibility timeout plus the function's
+ * 120 s). An older claim counts as abandoned, and any event acts.
  */
 export const IN_FLIGHT_CLAIM_MS = 15 * 60_000;
 

@@ -10,13 +10,15 @@ import { InvalidEventError } from '../shared/errors.ts';
 import { logger, metrics } from '../shared/telemetry.ts';
 import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
 import { parseRecordBody, sendToDeadLetterQueue } from './dead-letter.ts';
-import { NotificationDeliveryError, remediateEvent, type RemediationResult } from './remediator.ts';
+import { NotificationDeliveryError, remediateEvent, type ApplyEstimate, type RemediationResult } from './remediator.ts';
 
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
 const sqs = new SQSClient(CLIENT_DEFAULTS);
 const processor = new BatchProcessor(EventType.SQS);
+// How long EC2 took to apply recent changes, as this execution environment saw them.
+const applyEstimate: ApplyEstimate = { ms: undefined };
 // In the topic's region, which may differ from the function's (a central topic): created with
 // the configuration, once.
 let sns: SNSClient | undefined;
@@ -53,6 +55,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
       sns,
       sqs,
       config,
+      applyEstimate,
       accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
       logger,
       remainingTimeMs: () => context.getRemainingTimeInMillis(),

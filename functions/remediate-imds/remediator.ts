@@ -50,6 +50,18 @@ export const DEFAULT_VERIFICATION_TIMING: VerificationTiming = {
   safetyMarginMs: 10_000,
 };
 
+/**
+ * What one execution environment has learnt of how long EC2 takes to apply a change: the first
+ * verification read waits about that long instead of 250 ms, so that a burst of launches spends
+ * one or two DescribeInstances per verification, not four (DescribeInstances refills 20/s per
+ * account and region, shared with the change's other reads and with everything else in the
+ * account). Seen applied on the first read: the next one looks a fifth earlier; not: the next
+ * one waits as long as this one took.
+ */
+export interface ApplyEstimate {
+  ms: number | undefined;
+}
+
 export interface RemediatorDeps {
   readonly ec2: Pick<EC2Client, 'send'>;
   readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
@@ -65,6 +77,8 @@ export interface RemediatorDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly verification?: Partial<VerificationTiming>;
+  /** Kept by the handler for its execution environment; without it every verification starts at initialDelayMs. */
+  readonly applyEstimate?: ApplyEstimate;
 }
 
 export interface RemediationResult {
@@ -559,14 +573,19 @@ interface Polled {
  * Reads the instance with a doubling wait until `done` says so, within the invocation's time.
  * A failed read is logged and the polling goes on: after the change, a read costs only proof.
  */
-async function pollInstance(deps: RemediatorDeps, instanceId: string, done: (instance: Instance | undefined) => boolean): Promise<Polled> {
+async function pollInstance(
+  deps: RemediatorDeps,
+  instanceId: string,
+  done: (instance: Instance | undefined) => boolean,
+  firstDelayMs?: number,
+): Promise<Polled> {
   const timing = { ...DEFAULT_VERIFICATION_TIMING, ...deps.verification };
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const start = now();
   const budget = Math.min(timing.maxWaitMs, deps.remainingTimeMs() - timing.safetyMarginMs);
   const deadline = start + Math.max(0, budget);
-  let delay = timing.initialDelayMs;
+  let delay = Math.min(Math.max(firstDelayMs ?? timing.initialDelayMs, timing.initialDelayMs), timing.maxDelayMs);
   let last: Instance | undefined;
   let reads = 0;
   while (now() + delay <= deadline) {
@@ -597,7 +616,9 @@ async function verify(deps: RemediatorDeps, instanceId: string, expected: Metada
     const observed = observedOptions(instance);
     return observed.state === 'applied' && matches(observed, expected);
   };
-  const polled = await pollInstance(deps, instanceId, applied);
+  const estimate = deps.applyEstimate;
+  const polled = await pollInstance(deps, instanceId, applied, estimate?.ms);
+  if (estimate !== undefined && polled.done) estimate.ms = polled.reads === 1 ? polled.waitedMs * 0.8 : polled.waitedMs;
   const ledgerSeen = ledgerOf(polled.last);
   const observed = polled.last === undefined ? undefined : observedOptions(polled.last);
   if (polled.done) {

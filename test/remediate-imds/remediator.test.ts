@@ -313,6 +313,29 @@ describe('verification', () => {
     expect(onlyPublished().report.verification).toMatchObject({ status: 'verified', waitedMs: 3750 });
   });
 
+  it("starts each verification about as late as this environment's last change took to apply", async () => {
+    const estimate = { ms: undefined as number | undefined };
+    const run = async (readsUntilApplied: number) => {
+      resetMocks();
+      fakeEc2(ec2Mock, anEksNode(), { readsUntilApplied });
+      const harness = aHarness();
+      const result = await remediateEvent(aComplianceChangeEvent(), { ...harness.deps, applyEstimate: estimate });
+      expect(result.verified).toBe(true);
+      return harness.sleeps;
+    };
+    // Nothing learnt yet: 250 ms doubling; applied on the third read, 1.75 s after the change.
+    expect(await run(3)).toEqual([250, 500, 1000]);
+    expect(estimate.ms).toBe(1750);
+    // One read where there were three; applied already, so the next looks a fifth earlier.
+    expect(await run(1)).toEqual([1750]);
+    expect(estimate.ms).toBe(1400);
+    // Too early: doubling from there, and the next starts as late as this one took.
+    expect(await run(2)).toEqual([1400, 2800]);
+    expect(estimate.ms).toBe(4200);
+    // Never longer than the longest wait between reads.
+    expect(await run(1)).toEqual([4000]);
+  });
+
   it('gives up within the time the invocation has left and reports not verified', async () => {
     fakeEc2(ec2Mock, anEksNode(), { readsUntilApplied: 1_000 });
     // 30 s left, 10 s kept for the notification: at most 20 s of waiting.

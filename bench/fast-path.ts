@@ -243,7 +243,7 @@ function render(options: Options, sequential: Sequential, hot: Burst, cold: Burs
     '',
     `${sequential.notifications} notifications (one per launch), ${failed} failed messages. Target p95 beyond the apply delay ≤ 5 s: ${s(p(beyond, 0.95))} ${mark(p(beyond, 0.95) <= 5_000)}.`,
     'The end of the invocation comes after the verifying read, the notification and the ledger mark: an upper bound on the moment the fix was verified.',
-    'Most of the time beyond the apply delay is the verification\'s doubling wait (250 ms, 500 ms, 1 s, ... between reads).',
+    "Most of the time beyond the apply delay is the verification's wait: each environment learns how long changes take to apply and reads then; a read too early doubles the wait.",
     '',
     `### Burst: ${options.burst} non-compliant launches at once, ${options.concurrency} execution environments`,
     '',
@@ -251,7 +251,7 @@ function render(options: Options, sequential: Sequential, hot: Burst, cold: Burs
     '|---|---|---|---|---|---|---|',
     `| ${hot.fixed} / ${options.burst} ${mark(hot.fixed === options.burst)} | ${hotErrors} ${mark(hotErrors === 0)} | ${s(hot.drainMs)} | ${s(p(hotTotal, 0.5))} / ${s(p(hotTotal, 0.95))} | ${hot.modifyPerSecond.toFixed(2)} (${(hot.modifyPerSecond / modify.refillPerSecond).toFixed(2)} × ${modify.refillPerSecond}) ${mark(hot.modifyPerSecond >= 0.9 * modify.refillPerSecond)} | ${hot.throttled} | ${callList(hot.requests)} |`,
     '',
-    `Notifications by outcome: ${tally(hot.notifications)}. The bucket starts full (${modify.capacity} tokens): the first ${modify.capacity} changes go at the speed of the environments, the rest at the refill.`,
+    `Notifications by outcome: ${tally(hot.notifications)}. DescribeInstances ${((hot.requests[DESCRIBE] ?? 0) / options.burst).toFixed(2)} per node. The bucket starts full (${modify.capacity} tokens): the first ${modify.capacity} changes go at the speed of the environments, the rest at the refill (so the rate over the whole burst can pass the refill). Drain lower bound: (${options.burst} - ${modify.capacity}) / ${modify.refillPerSecond} = ${s(((options.burst - modify.capacity) / modify.refillPerSecond) * 1000)}.`,
     '',
     `### Burst: ${options.burst} compliant launches at once, ${options.concurrency} execution environments`,
     '',
@@ -259,7 +259,7 @@ function render(options: Options, sequential: Sequential, hot: Burst, cold: Burs
     '|---|---|---|---|---|',
     `| ${cold.requests[MODIFY] ?? 0} ${mark((cold.requests[MODIFY] ?? 0) === 0)} | ${cold.requests[PUBLISH] ?? 0} ${mark((cold.requests[PUBLISH] ?? 0) === 0)} | ${s(sum(coldWall))} | ${Math.round(p(coldWall, 0.5))} ms / ${Math.round(p(coldWall, 0.95))} ms | ${callList(cold.requests)} |`,
     '',
-    `Notifications: ${tally(cold.notifications)}. Each compliant launch costs one DescribeInstances and nothing else.`,
+    `Notifications: ${tally(cold.notifications)}. Each compliant launch needs one DescribeInstances and nothing else; ${(cold.requests[DESCRIBE] ?? 0) - options.burst} more requests were throttled and retried. The Lambda time is mostly the SDK's backoff while ${options.burst} launches at once drain DescribeInstances' bucket (${EC2_BUCKETS[DESCRIBE].capacity} + ${EC2_BUCKETS[DESCRIBE].refillPerSecond}/s).`,
     SECTION_END,
   ];
   return `${lines.join('\n')}\n`;

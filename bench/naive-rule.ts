@@ -46,7 +46,7 @@ export async function handler(event: ScheduledEvent): Promise<NaiveSummary> {
     for (const reservation of page.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) {
         described++;
-        const judgement = judgeInstance(factsFromEc2Instance(instance), params);
+        const judgement = judgeInstance(factsFromEc2Instance(instance), params, at);
         if (judgement.compliance === 'NOT_APPLICABLE' && judgement.reason === 'not-eks-node') continue;
         evaluations.push({
           ComplianceResourceType: EC2_INSTANCE,

@@ -4,12 +4,11 @@
  * 2 = error.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { parseArgs } from 'node:util';
 import { annotate } from '../functions/shared/annotation.ts';
-import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
+import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, parseOrExit, runAsProcess, UsageError, type CliIo } from './common.ts';
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
 
@@ -29,11 +28,6 @@ Rule parameters, as Config InputParameters: ${RULE_PARAMETER_NAMES.join(', ')}
 
 Exit status: 0 all compliant, 1 some non-compliant, 2 error.`;
 
-export interface ScanIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-}
-
 interface ScanRow {
   readonly instanceId: string;
   readonly cluster: string | null;
@@ -49,36 +43,15 @@ interface ScanOptions {
   readonly params: RuleParameters;
 }
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export async function runScan(argv: readonly string[], io: CliIo): Promise<number> {
+  const options = parseOrExit('scan', USAGE, io, () => parseScanArgs(argv), (error) => error instanceof InvalidParametersError);
+  if (typeof options === 'number') return options;
 
-export async function runScan(argv: readonly string[], io: ScanIo): Promise<number> {
-  let options: ScanOptions;
-  try {
-    const parsed = parseScanArgs(argv);
-    if (parsed === 'help') {
-      io.stdout(`${USAGE}\n`);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidParametersError) {
-      io.stderr(`scan: ${error.message}\nSee: npm run scan -- --help\n`);
-      return 2;
-    }
-    throw error;
-  }
-
-  const ec2 = new EC2Client({
-    ...CLIENT_DEFAULTS,
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.profile ? { profile: options.profile } : {}),
-  });
+  const ec2 = new EC2Client(clientOptions(options));
   const rows: ScanRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
   try {
-    for await (const page of sweepEksNodes(ec2, options.params)) {
+    for await (const page of sweepEksNodes(ec2, options.params, new Date())) {
       for (const judgement of page) {
         counts[judgement.compliance]++;
         rows.push({
@@ -92,8 +65,8 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
       io.stderr(`scan: ${rows.length} instance(s) read\n`);
     }
   } catch (error) {
-    io.stderr(`scan: ${explainAwsError(error)}\n`);
-    return 2;
+    io.stderr(`scan: ${explainAwsError(error, { action: 'ec2:DescribeInstances', needs: 'The scan needs only that one read-only action.' })}\n`);
+    return EXIT.error;
   } finally {
     ec2.destroy();
   }
@@ -101,32 +74,20 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
   // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
   const report = { parameters: formatRuleParameters(options.params), counts, instances: rows };
   io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts));
-  return counts.NON_COMPLIANT > 0 ? 1 : 0;
+  return counts.NON_COMPLIANT > 0 ? EXIT.findings : EXIT.compliant;
 }
 
 function parseScanArgs(argv: readonly string[]): ScanOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        region: { type: 'string' },
-        profile: { type: 'string' },
-        cluster: { type: 'string', multiple: true },
-        format: { type: 'string', default: 'table' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parseCommandLine(argv, {
+    region: { type: 'string' },
+    profile: { type: 'string' },
+    cluster: { type: 'string', multiple: true },
+    format: { type: 'string', default: 'table' },
+    help: { type: 'boolean', short: 'h' },
+  });
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  const format = values.format;
-  if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, got "${format}"`);
-  const narrowed: ScanOptions['format'] = format;
+  const format = oneOf('--format', values.format, ['table', 'json'] as const);
   const raw: Record<string, string> = {};
   for (const positional of positionals) {
     const match = /^([A-Za-z]+)=(.*)$/s.exec(positional);
@@ -141,22 +102,9 @@ function parseScanArgs(argv: readonly string[]): ScanOptions | 'help' {
   return {
     ...(values.region ? { region: values.region } : {}),
     ...(values.profile ? { profile: values.profile } : {}),
-    format: narrowed,
+    format,
     params: parseRuleParameters(raw),
   };
-}
-
-/** Credential and region problems are the common first-run failures: say what to do. */
-function explainAwsError(error: unknown): string {
-  const { name, message } = error as Error;
-  if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
-    return `no AWS credentials found (${message}). Set AWS_PROFILE or pass --profile, run "aws sso login", or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`;
-  }
-  if (/region is missing/i.test(message)) return 'no AWS region: pass --region or set AWS_REGION.';
-  if (name === 'UnauthorizedOperation' || name === 'AccessDenied') {
-    return `not allowed to call ec2:DescribeInstances (${message}). The scan needs only that one read-only action.`;
-  }
-  return `${name}: ${message}`;
 }
 
 function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>): string {
@@ -168,13 +116,4 @@ function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, nu
   return `${table}\n\n${summary}\n`;
 }
 
-if (import.meta.main) {
-  const code = await runScan(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-  }).catch((error: unknown) => {
-    process.stderr.write(`scan: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
-    return 2;
-  });
-  process.exitCode = code;
-}
+if (import.meta.main) await runAsProcess('scan', runScan);

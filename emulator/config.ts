@@ -77,6 +77,8 @@ type JsonObject = Record<string, unknown>;
 export interface PutEvaluationsContext {
   /** Fault injection: true when this evaluation should come back in FailedEvaluations. */
   failEvaluation: () => boolean;
+  /** Fault injection: a stricter annotation limit, in UTF-8 bytes, that refuses the whole request. */
+  maxAnnotationBytes?: () => number | undefined;
 }
 
 export class ConfigService {
@@ -145,6 +147,24 @@ export class ConfigService {
     return this.#events.splice(0, this.#events.length);
   }
 
+  ruleNames(): string[] {
+    return [...this.#rules.keys()];
+  }
+
+  /** The rules named (all when none are), in the shape the report reads: name, ARN (with the account), id. */
+  describeConfigRules(input: JsonObject): JsonObject {
+    const names = input['ConfigRuleNames'];
+    const wanted = Array.isArray(names) && names.length > 0 ? names.map(String) : [...this.#rules.keys()];
+    const rules = wanted.map((name) => {
+      const info = this.#rules.get(name);
+      if (info === undefined) {
+        throw new AwsError('NoSuchConfigRuleException', `The ConfigRule '${name}' provided in the request is invalid. Please check the configRule name.`);
+      }
+      return { ConfigRuleName: info.configRuleName, ConfigRuleArn: info.configRuleArn, ConfigRuleId: info.configRuleId, ConfigRuleState: 'ACTIVE' };
+    });
+    return { ConfigRules: rules };
+  }
+
   rule(configRuleName: string): ConfigRuleInfo | undefined {
     const info = this.#rules.get(configRuleName);
     return info === undefined ? undefined : { ...info };
@@ -163,6 +183,15 @@ export class ConfigService {
       );
     }
     const parsed = evaluations.map((e: unknown, i: number) => parseEvaluation(e, i + 1));
+    const maxBytes = context.maxAnnotationBytes?.();
+    if (maxBytes !== undefined) {
+      const index = parsed.findIndex((e) => e.annotation !== undefined && Buffer.byteLength(e.annotation, 'utf8') > maxBytes);
+      if (index >= 0) {
+        throw validation(
+          `Value '${parsed[index]?.annotation}' at 'evaluations.${index + 1}.member.annotation' failed to satisfy constraint: Member must have length less than or equal to ${maxBytes}`,
+        );
+      }
+    }
     // With TestMode the token need not be valid and nothing is recorded.
     if (input['TestMode'] === true) return { FailedEvaluations: [] };
 
@@ -215,21 +244,7 @@ export class ConfigService {
       ({ page, nextToken: next } = this.#pager.first(matching, limit));
     }
     const output: JsonObject = {
-      EvaluationResults: page.map((e) => ({
-        EvaluationResultIdentifier: {
-          EvaluationResultQualifier: {
-            ConfigRuleName: e.configRuleName,
-            ResourceType: e.resourceType,
-            ResourceId: e.resourceId,
-            EvaluationMode: 'DETECTIVE',
-          },
-          OrderingTimestamp: epochSeconds(e.orderingTimestamp),
-        },
-        ComplianceType: e.complianceType,
-        ResultRecordedTime: epochSeconds(e.resultRecordedTime),
-        ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
-        ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
-      })),
+      EvaluationResults: page.map(evaluationResultWire),
     };
     if (next !== undefined) output['NextToken'] = next;
     return output;
@@ -344,6 +359,25 @@ function parseTimestamp(value: unknown): Date | undefined {
     return Number.isNaN(date.getTime()) ? undefined : date;
   }
   return undefined;
+}
+
+/** A stored result as the Config API returns it (`EvaluationResult`, epoch-second timestamps). */
+export function evaluationResultWire(e: StoredEvaluation): JsonObject {
+  return {
+    EvaluationResultIdentifier: {
+      EvaluationResultQualifier: {
+        ConfigRuleName: e.configRuleName,
+        ResourceType: e.resourceType,
+        ResourceId: e.resourceId,
+        EvaluationMode: 'DETECTIVE',
+      },
+      OrderingTimestamp: epochSeconds(e.orderingTimestamp),
+    },
+    ComplianceType: e.complianceType,
+    ResultRecordedTime: epochSeconds(e.resultRecordedTime),
+    ConfigRuleInvokedTime: epochSeconds(e.configRuleInvokedTime),
+    ...(e.annotation === undefined ? {} : { Annotation: e.annotation }),
+  };
 }
 
 function evaluationResultJson(e: StoredEvaluation): EvaluationResultJson {

@@ -24,13 +24,24 @@ export function demoFleet(): FleetMember[] {
     member('Karpenter node pool (hop 1)', karpenterNode({ cluster: 'prod', nodepool: 'default' }), 'COMPLIANT', 'remediated'),
     member('eksctl self-managed (tokens optional)', eksctlNode({ cluster: 'dev', nodegroup: 'ng-1', httpTokens: 'optional', hopLimit: 2 }), 'COMPLIANT', 'remediated'),
     member('no instance profile', managedNodeGroupNode({ cluster: 'prod', nodegroup: 'batch', hopLimit: 2, profile: false }), 'NON_COMPLIANT', 'skipped'),
-    member('exempt (imds-guard/exempt)', managedNodeGroupNode({ cluster: 'prod', nodegroup: 'legacy', tags: { 'imds-guard/exempt': 'SEC-1234' } }), 'NOT_APPLICABLE', 'none'),
+    // Exempt for 30 more days: still NON_COMPLIANT (an exemption never hides a finding), not modified.
+    member(
+      'exempt (imds-guard/exempt)',
+      managedNodeGroupNode({ cluster: 'prod', nodegroup: 'legacy', tags: { 'imds-guard/exempt': `until=${daysFromNow(30)};reason=SEC-1234` } }),
+      'NON_COMPLIANT',
+      'skipped',
+    ),
     member('still calls IMDSv1', eksctlNode({ cluster: 'dev', nodegroup: 'ng-legacy', httpTokens: 'optional', hopLimit: 1 }), 'NON_COMPLIANT', 'partially-remediated', 42),
     member('EKS Auto Mode', autoModeNode({ cluster: 'auto' }), 'NON_COMPLIANT', 'skipped'),
     member('compliant', managedNodeGroupNode({ cluster: 'prod', nodegroup: 'system', hopLimit: 2 }), 'COMPLIANT', 'none'),
     member('non-EKS: web server', plainInstance(), 'filtered', 'none'),
     member('non-EKS: bastion', plainInstance({ tags: { Name: 'bastion' } }), 'filtered', 'none'),
   ];
+}
+
+/** A UTC date (YYYY-MM-DD) `days` from today: the demo runs at any date. */
+function daysFromNow(days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 function member(

@@ -14,6 +14,11 @@ export interface FaultSpec {
   /** PutEvaluations only: every n-th evaluation goes to FailedEvaluations instead of being recorded. */
   failEvaluationsEvery?: number;
   /**
+   * PutEvaluations only: a request carrying an annotation longer than this many UTF-8 bytes is
+   * refused whole with ValidationException, as Config refuses a request for one invalid member.
+   */
+  maxAnnotationBytes?: number;
+  /**
    * A request-rate token bucket, as EC2 throttles its API: every request the other faults let
    * through takes one token, and a request that finds less than one token is throttled and
    * takes none. The bucket starts at `set`; under `*` it is one bucket shared by every operation.
@@ -39,6 +44,7 @@ const FAULT_KEYS: ReadonlySet<string> = new Set([
   'unavailableNext',
   'latencyMs',
   'failEvaluationsEvery',
+  'maxAnnotationBytes',
   'tokenBucket',
 ]);
 
@@ -150,6 +156,11 @@ export class Faults {
     if (state === undefined || every === undefined || every === 0) return false;
     state.evaluations++;
     return state.evaluations % every === 0;
+  }
+
+  /** The injected annotation limit for PutEvaluations, in UTF-8 bytes; undefined when none. */
+  maxAnnotationBytes(operation: string): number | undefined {
+    return this.#stateFor(operation)?.spec.maxAnnotationBytes;
   }
 
   #stateFor(operation: string): FaultState | undefined {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudWatchService } from './cloudwatch.ts';
 import { ConfigService, type ComplianceChangeEvent, type StoredEvaluation } from './config.ts';
+import { ConfigAggregatorService, type SeededEvaluation } from './config-aggregator.ts';
 import { Counter } from './counter.ts';
 import { Ec2Service, type LaunchOptions, type MetadataChange, type StateChangeEvent } from './ec2.ts';
 import { AwsError } from './errors.ts';
@@ -46,10 +47,13 @@ export class Emulator {
 
   readonly ec2: Ec2Service;
   readonly config: ConfigService;
+  readonly configAggregators: ConfigAggregatorService;
   readonly sns: SnsService;
   readonly cloudwatch: CloudWatchService;
   readonly sqs: SqsService;
   readonly faults = new Faults();
+  /** Operations (`config:GetAggregateComplianceDetailsByConfigRule`) answered as the caller's IAM policy forbidding them. */
+  readonly deniedOperations = new Set<string>();
 
   /** Every request that named a known operation, whatever its outcome. */
   readonly requests = new Counter();
@@ -70,6 +74,13 @@ export class Emulator {
     this.region = options.region;
     this.ec2 = new Ec2Service({ accountId: options.accountId, region: options.region, applyDelayMs: options.applyDelayMs });
     this.config = new ConfigService({ accountId: options.accountId, region: options.region });
+    const config = this.config;
+    this.configAggregators = new ConfigAggregatorService({
+      accountId: options.accountId,
+      region: options.region,
+      ruleNames: () => config.ruleNames(),
+      evaluations: (ruleName) => config.evaluations(ruleName),
+    });
     this.sns = new SnsService({ accountId: options.accountId, region: options.region });
     this.cloudwatch = new CloudWatchService();
     this.sqs = new SqsService({ accountId: options.accountId, region: options.region, origin: () => this.url });
@@ -167,6 +178,16 @@ export class Emulator {
     return this.config.drainComplianceEvents();
   }
 
+  /** An organization aggregator over this emulator's results and those seeded for other accounts and regions. */
+  createAggregator(name: string): void {
+    this.configAggregators.createAggregator(name);
+  }
+
+  /** Results of another account or region, as that account's rule would have written them, for aggregator reads. */
+  seedAccountEvaluations(source: { accountId: string; region: string }, configRuleName: string, evaluations: Iterable<SeededEvaluation>): void {
+    for (const evaluation of evaluations) this.configAggregators.seedEvaluation(source, configRuleName, evaluation);
+  }
+
   createTopic(name: string): string {
     return this.sns.createTopic(name);
   }
@@ -210,6 +231,12 @@ export class Emulator {
     this.requests.increment(key);
     const latency = this.faults.latencyMs(key);
     if (latency > 0) await sleep(latency);
+    if (this.deniedOperations.has(key)) {
+      this.errors.increment(key);
+      const code = service === 'ec2' ? 'UnauthorizedOperation' : 'AccessDeniedException';
+      const message = `User: arn:aws:sts::${this.accountId}:assumed-role/emulator/session is not authorized to perform: ${key} because no identity-based policy allows the ${key} action`;
+      return errorAnswer(service, new AwsError(code, message), requestId);
+    }
     const fault = this.faults.nextOutcome(key);
     if (fault !== undefined) {
       (fault === 'throttle' ? this.throttled : this.errors).increment(key);
@@ -238,9 +265,18 @@ export class Emulator {
       switch (operation) {
         case 'PutEvaluations':
           return () =>
-            jsonAnswer(service, this.config.putEvaluations(input, { failEvaluation: () => this.faults.failEvaluation(key) }), requestId);
+            jsonAnswer(service, this.config.putEvaluations(input, {
+                failEvaluation: () => this.faults.failEvaluation(key),
+                maxAnnotationBytes: () => this.faults.maxAnnotationBytes(key),
+              }), requestId);
         case 'GetComplianceDetailsByConfigRule':
           return () => jsonAnswer(service, this.config.getComplianceDetailsByConfigRule(input), requestId);
+        case 'DescribeConfigRules':
+          return () => jsonAnswer(service, this.config.describeConfigRules(input), requestId);
+        case 'DescribeAggregateComplianceByConfigRules':
+          return () => jsonAnswer(service, this.configAggregators.describeAggregateComplianceByConfigRules(input), requestId);
+        case 'GetAggregateComplianceDetailsByConfigRule':
+          return () => jsonAnswer(service, this.configAggregators.getAggregateComplianceDetailsByConfigRule(input), requestId);
         default:
           return undefined;
       }

@@ -4,11 +4,15 @@
  * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runReport } from '../cli/report.ts';
 import { formatTable } from '../cli/table.ts';
 import { createRemediationQueues, drainQueue, sendEvents, type RemediationQueues } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { managedNodeGroupNode, startEmulator, type Emulator, type StateChangeEvent } from '../emulator/index.ts';
+import { managedNodeGroupNode, startEmulator, type Emulator, type PublishedMessage, type StateChangeEvent } from '../emulator/index.ts';
 import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
@@ -87,8 +91,39 @@ async function runDemo(emulator: Emulator): Promise<void> {
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.\n');
 
+  await writeSecurityReport(emulator, topicArn);
+  console.log('');
   await launchAndFix({ emulator, remediate, evaluate, topicArn, names, sqs, queues });
   sqs.destroy();
+}
+
+/** `npm run report` over the demo account, with the notifications as an SQS subscription would have collected them. */
+async function writeSecurityReport(emulator: Emulator, topicArn: string): Promise<void> {
+  heading('5. The security team\'s view: npm run report -- --account --html FILE --notifications FILE');
+  const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-demo-'));
+  const notifications = join(dir, 'notifications.jsonl');
+  await writeFile(notifications, emulator.published(topicArn).map((m) => `${JSON.stringify(snsEnvelope(m))}\n`).join(''));
+  const html = join(dir, 'report.html');
+  let errors = '';
+  const code = await runReport(['--account', '--rule', RULE_NAME, '--html', html, '--notifications', notifications], {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => void (errors += text),
+  });
+  if (code === 2) throw new Error(`npm run report failed:\n${errors}`);
+  console.log(`\nHTML report of this fleet: ${html}`);
+}
+
+/** The SNS message as SNS delivers it to an SQS queue or HTTPS endpoint (the envelope). */
+function snsEnvelope(message: PublishedMessage) {
+  return {
+    Type: 'Notification',
+    MessageId: message.messageId,
+    TopicArn: message.topicArn,
+    Subject: message.subject,
+    Message: message.message,
+    Timestamp: message.at.toISOString(),
+    MessageAttributes: Object.fromEntries(Object.entries(message.messageAttributes).map(([k, v]) => [k, { Type: 'String', Value: v.stringValue }])),
+  };
 }
 
 type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
@@ -105,7 +140,7 @@ async function launchAndFix(demo: {
   queues: RemediationQueues;
 }): Promise<void> {
   const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
-  heading('5. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
+  heading('6. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
   const running = new Promise<StateChangeEvent>((resolve) => {
     const stop = emulator.onStateChange((event) => {
       if (event.detail.state !== 'running') return;

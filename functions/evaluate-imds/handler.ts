@@ -1,5 +1,6 @@
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
 import { evaluateRuleEvent, type EvaluationSummary } from '../shared/config-rule/evaluator.ts';
@@ -18,6 +19,13 @@ export async function handler(event: unknown, context?: Context): Promise<Evalua
   try {
     const summary = await evaluateRuleEvent(event, rule, { config });
     publishEvaluationMetrics(metrics, summary);
+    if (summary.swept !== undefined) {
+      // Exempt nodes stay NON_COMPLIANT in Config; these say how many the sweep found exempt, and
+      // how many exemption tags it ignored (no, bad, past or too distant expiry).
+      const { exempt, ignored } = rule.lastSweepExemptions();
+      metrics.addMetric('ExemptNodes', MetricUnit.Count, exempt);
+      metrics.addMetric('ExemptionsIgnored', MetricUnit.Count, ignored);
+    }
     logger.info('evaluation delivered', { ...summary });
     return summary;
   } catch (error) {

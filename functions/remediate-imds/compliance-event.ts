@@ -43,7 +43,7 @@ const ComplianceChangeEventSchema = z.looseObject({
 
 /** What remediation takes from the event: who it is for and which instance. Nothing else is trusted. */
 export interface ComplianceChange {
-  /** EventBridge event id: the same on Lambda's async retries of one event and on duplicate deliveries. */
+  /** EventBridge event id: the same on SQS redeliveries of one event and on duplicate deliveries. */
   readonly eventId: string;
   readonly time: Date;
   readonly configRuleName: string;

@@ -67,7 +67,13 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
   } catch (error) {
     if (error instanceof InvalidEventError && config !== undefined) {
       // A retry would refuse it the same way: straight to the dead-letter queue, nothing touched.
-      await sendToDeadLetterQueue(sqs, config.deadLetterQueueUrl, record, error);
+      try {
+        await sendToDeadLetterQueue(sqs, config.deadLetterQueueUrl, record, error);
+      } catch (sendError) {
+        // The message stays on the queue (this record fails) rather than being lost.
+        logger.error('refused message not moved to the dead-letter queue', { messageId, reason: error.message, error: sendError as Error });
+        throw sendError;
+      }
       countOutcome('dead-lettered');
       logger.warn('message moved to the dead-letter queue', { messageId, reason: error.message });
       return undefined;
@@ -87,7 +93,7 @@ function countTimeToFix(result: RemediationResult): void {
   if (result.secondsToVerifiedFix === undefined) return;
   const metric = metrics.singleMetric();
   metric.addDimension('Path', result.path);
-  metric.addMetric('SecondsToVerifiedFix', MetricUnit.Seconds, result.secondsToVerifiedFix);
+  metric.addMetric('SecondsToCompliant', MetricUnit.Seconds, result.secondsToVerifiedFix);
 }
 
 /** One `Remediations` count per message, by outcome (`error` when it threw), published at once. */

@@ -1,4 +1,6 @@
 import type { NodeKind } from '../shared/eks-node.ts';
+import { describeExemption, type Exemption } from '../shared/exemption.ts';
+import { cleanText, describeAwsError, quoteValue } from '../shared/sanitize.ts';
 import type { RemediationMode } from './config.ts';
 import type { DriftWarning, FieldChange, MetadataValues } from './plan.ts';
 import type { RemediationPath } from './trigger.ts';
@@ -10,6 +12,12 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const MAX_SUBJECT_LENGTH = 99;
 /** The line after which the message carries the JSON block: subscribers split on it. */
 export const JSON_BLOCK_MARKER = '--- details (JSON) ---';
+/** Room a tag value gets in the subject: account, region, outcome and instance id always fit before it. */
+const SUBJECT_CLUSTER_LENGTH = 20;
+/** Room any one text field of a report gets (an action, an error, a fix): far below SNS's 256 KB. */
+const FIELD_LENGTH = 1_000;
+/** SNS attribute values are matched exactly by filter policies: cleaned but not quoted. */
+const ATTRIBUTE_LENGTH = 100;
 
 export interface Verification {
   readonly status: 'verified' | 'not-verified';
@@ -44,6 +52,8 @@ export interface RemediationReport {
   readonly cluster: string | undefined;
   readonly nodeKind: NodeKind | undefined;
   readonly nodeGroup: string | undefined;
+  /** The exemption tag as judged now: `active` stopped the remediation; `ignored` did not, and says why. */
+  readonly exemption: Exemption | undefined;
   readonly before: MetadataValues | undefined;
   readonly after: MetadataValues | undefined;
   readonly changes: readonly FieldChange[];
@@ -81,28 +91,52 @@ const FIELDS: readonly { readonly key: keyof MetadataValues; readonly field: Fie
   { key: 'httpEndpoint', field: 'HttpEndpoint' },
 ];
 
+/**
+ * Tag values and AWS error text reach every part of the notification, so every text of the
+ * report is cleaned first (sanitize.ts), tag values are quoted where they sit inside a sentence,
+ * and the subject leads with the account and region, which come from the validated event.
+ */
 export function renderNotification(report: RemediationReport): RenderedNotification {
-  const cluster = report.cluster ?? 'unknown';
+  const safe = sanitizeReport(report);
+  const cluster = safe.cluster ?? 'unknown';
   const subject = toSubject(
-    `IMDS ${OUTCOME_LABELS[report.outcome]}: ${report.instanceId} cluster ${cluster} ${report.accountId}/${report.region}`,
+    `${safe.accountId}/${safe.region} IMDS ${OUTCOME_LABELS[safe.outcome]}: ${safe.instanceId} cluster ${quoteValue(cluster, SUBJECT_CLUSTER_LENGTH)}`,
   );
   // Outcome first, for a person reading the JSON.
-  const { outcome, reason, headline, ...rest } = report;
+  const { outcome, reason, headline, ...rest } = safe;
   const ordered = { outcome, reason, headline, ...rest };
   return {
     subject,
     // Absent values as null: every key is always there, so consumers can rely on the shape.
-    message: `${renderText(report)}\n\n${JSON_BLOCK_MARKER}\n${JSON.stringify(ordered, (_key, value: unknown) => value ?? null, 2)}\n`,
+    message: `${renderText(safe)}\n\n${JSON_BLOCK_MARKER}\n${JSON.stringify(ordered, (_key, value: unknown) => value ?? null, 2)}\n`,
     attributes: {
-      outcome: report.outcome,
-      accountId: report.accountId,
-      region: report.region,
+      outcome: safe.outcome,
+      accountId: safe.accountId,
+      region: safe.region,
       // SNS rejects empty attribute values.
-      cluster,
-      instanceId: report.instanceId,
-      actionRequired: String(report.actionsRequired.length > 0 || report.outcome === 'failed'),
+      cluster: cleanText(cluster, ATTRIBUTE_LENGTH) || 'unknown',
+      instanceId: safe.instanceId,
+      actionRequired: String(safe.actionsRequired.length > 0 || safe.outcome === 'failed'),
     },
   };
+}
+
+/**
+ * The report with every text cleaned and capped, and AWS error text without its encoded
+ * authorization message: what the notification and the function's logs show.
+ */
+export function sanitizeReport(report: RemediationReport): RemediationReport {
+  const withoutSecrets = report.error === undefined ? report : { ...report, error: { ...report.error, message: describeAwsError(report.error.message) } };
+  return cleanStrings(withoutSecrets) as RemediationReport;
+}
+
+function cleanStrings(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value, FIELD_LENGTH);
+  if (Array.isArray(value)) return value.map(cleanStrings);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, cleanStrings(field)]));
+  }
+  return value;
 }
 
 /** SNS Subject rules: printable ASCII, one line, under 100 characters. */
@@ -119,14 +153,18 @@ export function toSubject(text: string): string {
 
 function renderText(report: RemediationReport): string {
   const where = [
-    report.cluster ? `cluster ${report.cluster}` : undefined,
-    report.nodeKind ? `${report.nodeKind}${report.nodeGroup ? ` ${report.nodeGroup}` : ''}` : undefined,
+    report.cluster ? `cluster ${quoteValue(report.cluster)}` : undefined,
+    report.nodeKind ? `${report.nodeKind}${report.nodeGroup ? ` ${quoteValue(report.nodeGroup)}` : ''}` : undefined,
   ].filter(Boolean);
   const lines = [
     `EKS node ${report.instanceId}${where.length > 0 ? ` (${where.join(', ')})` : ''} in account ${report.accountId}, ${report.region}`,
     `Outcome: ${report.outcome} - ${report.headline}`,
     `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId} (${PATH_LABELS[report.path]})`,
   ];
+  if (report.exemption !== undefined) {
+    const handled = report.exemption.status === 'active' ? 'not remediated' : 'handled as if it had none';
+    lines.push(`Exemption: ${describeExemption(report.exemption)} - ${handled}`);
+  }
 
   if (report.before !== undefined && report.after !== undefined) {
     const { before, after } = report;

@@ -10,10 +10,13 @@ import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
+import type { Exemption } from '../shared/exemption.ts';
+import { cleanText } from '../shared/sanitize.ts';
 import type { RemediationConfig } from './config.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
 import {
   renderNotification,
+  sanitizeReport,
   type Imdsv1GuardReport,
   type Outcome,
   type RemediationReport,
@@ -108,7 +111,7 @@ export interface RemediationResult {
  */
 export const IN_FLIGHT_CLAIM_MS = 15 * 60_000;
 
-/** Publish failed after SNS's own retries: thrown so Lambda retries the event. */
+/** Publish failed after SNS's own retries: thrown so the message fails and SQS redelivers the event. */
 export class NotificationDeliveryError extends Error {
   override readonly name = 'NotificationDeliveryError';
   readonly outcome: Outcome;
@@ -123,7 +126,7 @@ export class NotificationDeliveryError extends Error {
 
 /**
  * Errors that the same call would meet again on a retry: reported as `failed`, not thrown.
- * Everything else that survives the SDK's retries is thrown, for Lambda's async retries.
+ * Everything else that survives the SDK's retries is thrown: the message fails and SQS redelivers it.
  */
 const PERMANENT_ERRORS = new Set([
   'UnauthorizedOperation',
@@ -209,6 +212,12 @@ export async function remediateEvent(event: unknown, deps: RemediatorDeps): Prom
       secondsToVerifiedFix: handled.secondsToVerifiedFix,
     };
   }
+  if (handled.report.error !== undefined) {
+    // The notification withholds the encoded authorization failure message; the function's
+    // operators find it here, to decode with sts:DecodeAuthorizationMessage.
+    const { operation, code, message } = handled.report.error;
+    deps.logger.warn('AWS refused a call', { instanceId: trigger.instanceId, operation, code, message: cleanText(message, 4_000) });
+  }
   await publish(deps, trigger.eventId, handled.report, handled.ledger !== undefined);
   if (handled.ledger !== undefined) await markNotified(deps, trigger.instanceId, handled.ledger);
   return {
@@ -241,7 +250,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
     return { report: undefined, silentReason: 'duplicate' };
   }
 
-  const assessment = assessInstance(instance, trigger.instanceId, config.ruleParameters);
+  const assessment = assessInstance(instance, trigger.instanceId, config.ruleParameters, new Date((deps.now ?? Date.now)()));
   if (ledger?.state === 'unnotified' && instance !== undefined) {
     const resent = reportFromLedger(base, instance, assessment, ledger, deps);
     if (resent !== undefined) return resent;
@@ -269,7 +278,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
   const node = assessment.judgement.node;
-  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group };
+  const nodeReport = { ...base, cluster: node.cluster, nodeKind: node.kind, nodeGroup: node.group, exemption: reportedExemption(assessment.judgement.exemption) };
   const drift = detectDrift(assessment.facts.tags, node);
 
   let imdsv1: Imdsv1Finding | undefined;
@@ -374,6 +383,7 @@ function reportFromLedger(
     actionsRequired = plan.actionsRequired;
   }
   const node = assessment.kind === 'act' ? assessment.judgement.node : assessment.node;
+  const exemption = assessment.kind === 'act' ? assessment.judgement.exemption : assessment.exemption;
   const tags = assessment.facts?.tags ?? {};
   const options = instance.MetadataOptions;
   const now: MetadataValues = {
@@ -397,6 +407,7 @@ function reportFromLedger(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(exemption),
     before: ledger.before,
     after: now,
     changes: diffMetadata(ledger.before, now),
@@ -479,7 +490,7 @@ async function confirmClaim(
     deps.logger.debug('claim not held', { instanceId: trigger.instanceId, eventId: trigger.eventId, heldBy: now?.event });
     return 'lost';
   }
-  const assessment = assessInstance(instance, trigger.instanceId, deps.config.ruleParameters);
+  const assessment = assessInstance(instance, trigger.instanceId, deps.config.ruleParameters, new Date((deps.now ?? Date.now)()));
   const again = assessment.kind === 'act' && instance !== undefined ? planChange(instance, assessment, claim.imdsv1) : undefined;
   if (again !== undefined && again.changes.length > 0 && sameValues(again.after, plan.after)) return 'held';
   deps.logger.debug('superseded', { instanceId: trigger.instanceId, eventId: trigger.eventId });
@@ -685,7 +696,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       }),
     );
   } catch (error) {
-    deps.logger.error('notification not delivered: the invocation fails so that Lambda retries the event', {
+    deps.logger.error('notification not delivered: the message fails so that SQS redelivers the event', {
       eventId,
       instanceId: report.instanceId,
       outcome: report.outcome,
@@ -693,7 +704,7 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
       // A change already made is re-reported from the instance's ledger tag, in any execution
       // environment; anything else is decided again on the retry.
       retry: fromLedger ? 're-sends this report from the ledger tag, without modifying' : 'decides again from the instance',
-      notification: report,
+      notification: sanitizeReport(report),
     });
     throw new NotificationDeliveryError(report, error);
   }
@@ -711,6 +722,7 @@ function baseReport(trigger: Trigger, deps: RemediatorDeps): Omit<RemediationRep
     cluster: undefined,
     nodeKind: undefined,
     nodeGroup: undefined,
+    exemption: undefined,
     before: undefined,
     after: undefined,
     changes: [],
@@ -741,6 +753,7 @@ function skippedReport(
     cluster: node?.cluster,
     nodeKind: node?.kind,
     nodeGroup: node?.group,
+    exemption: reportedExemption(assessment.exemption),
     // Auto Mode is reported with its values (for the record); other skips are out of scope.
     ...(assessment.reason === 'auto-mode' && before ? { before, after: before } : {}),
   };
@@ -771,6 +784,11 @@ function permanentOrThrow(error: unknown): Error {
   throw error;
 }
 
+/** Reports carry the exemption only when the instance has the tag, valid or not. */
+function reportedExemption(exemption: Exemption): Exemption | undefined {
+  return exemption.status === 'none' ? undefined : exemption;
+}
+
 function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
@@ -793,7 +811,8 @@ function resultOf(
     reason: report.reason,
     eventId: report.eventId,
     instanceId: report.instanceId,
-    cluster: report.cluster,
+    // The result is logged and returned to Lambda: the tag value is cleaned like any output.
+    cluster: report.cluster === undefined ? undefined : cleanText(report.cluster, 100),
     ...flags,
     verified: report.verification === undefined ? undefined : report.verification.status === 'verified',
   };

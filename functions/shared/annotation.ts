@@ -1,9 +1,13 @@
+import { describeExemption } from './exemption.ts';
 import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
+import { capText, quoteValue, utf8Length } from './sanitize.ts';
 
 /** AWS Config refuses annotations longer than this. */
 export const MAX_ANNOTATION_LENGTH = 256;
-// ASCII, so the limit holds whether Config counts characters or UTF-8 bytes of an ASCII text.
-const CUT_MARKER = '...';
+/** Config's documentation counts characters; the same cap in UTF-8 bytes holds whichever it means. */
+export const MAX_ANNOTATION_BYTES = 256;
+/** A cluster name is up to 100 characters; a tag claiming to be one may be anything. */
+const CLUSTER_IN_ANNOTATION = 100;
 
 const LABELS: Record<CheckResult['check'], string> = {
   httpTokens: 'HttpTokens',
@@ -13,17 +17,24 @@ const LABELS: Record<CheckResult['check'], string> = {
 };
 
 /**
- * One line for AWS Config: each failing check as actual vs expected, then the exact fix
- * command when it fits. Never longer than 256 characters; a cut text ends with "...".
+ * One line for AWS Config. The failing checks come first (actual vs expected), so a cut never
+ * hides them, then the exemption (active, or ignored and why), the cluster (quoted: it is a tag
+ * value), then the exact fix command when it fits. Never more than 256 characters nor 256 UTF-8 bytes; a cut text ends with "...".
  */
 export function annotate(judgement: Judgement): string {
-  const where = judgement.node?.cluster ? `cluster ${judgement.node.cluster}: ` : '';
-  if (judgement.compliance === 'NOT_APPLICABLE') return fit(`${where}${judgement.detail}`);
+  const cluster = judgement.node?.cluster === undefined ? undefined : `cluster ${quoteValue(judgement.node.cluster, CLUSTER_IN_ANNOTATION)}`;
+  if (judgement.compliance === 'NOT_APPLICABLE') {
+    // The cluster-not-selected detail names the cluster itself.
+    const where = cluster !== undefined && judgement.reason !== 'cluster-not-selected' ? `; ${cluster}` : '';
+    return fit(`${judgement.detail}${where}`);
+  }
 
   const pending = judgement.pending ? ' (metadata change pending)' : '';
+  const where = cluster === undefined ? '' : `; ${cluster}`;
+  const exemption = describeExemption(judgement.exemption);
   if (judgement.compliance === 'COMPLIANT') {
     const summary = judgement.checks.map((c) => `${LABELS[c.check]} ${c.actual}`).join(', ');
-    return fit(`${where}compliant: ${summary}${pending}`);
+    return fit(`compliant: ${summary}${pending}${exemption ? `; ${exemption}` : ''}${where}`);
   }
 
   const failing = judgement.checks.filter((c) => !c.passed);
@@ -34,20 +45,22 @@ export function annotate(judgement: Judgement): string {
         : `${LABELS[c.check]} ${c.actual} (want ${c.expected})`,
     )
     .join('; ');
-  const body = `${where}${failures}${pending}`;
+  // An exemption never hides a failure: it is said right after the failing checks.
+  const exempt = judgement.exemption.status === 'active' ? `; ${exemption}: not remediated` : exemption ? `; ${exemption}` : '';
+  const body = `${failures}${pending}${exempt}${where}`;
   if (judgement.node.kind === 'auto-mode') return fit(`${body}. EKS Auto Mode node: owned by EKS, not modified`);
 
   const metadataFails = failing.some((c) => c.check !== 'instanceProfile');
   if (!metadataFails) return fit(body);
   const endpointFails = failing.some((c) => c.check === 'httpEndpoint');
   const withFix = `${body}. Fix: ${fixCommand(judgement.instanceId, judgement.target, endpointFails)}`;
-  return withFix.length <= MAX_ANNOTATION_LENGTH ? withFix : fit(body);
+  return fits(withFix) ? withFix : fit(body);
+}
+
+function fits(text: string): boolean {
+  return text.length <= MAX_ANNOTATION_LENGTH && utf8Length(text) <= MAX_ANNOTATION_BYTES;
 }
 
 function fit(text: string): string {
-  if (text.length <= MAX_ANNOTATION_LENGTH) return text;
-  let cut = text.slice(0, MAX_ANNOTATION_LENGTH - CUT_MARKER.length);
-  // Never leave half of a surrogate pair (a tag value may hold any Unicode character).
-  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
-  return cut + CUT_MARKER;
+  return capText(text, { maxLength: MAX_ANNOTATION_LENGTH, maxBytes: MAX_ANNOTATION_BYTES });
 }

@@ -12,15 +12,19 @@ export interface EksNode {
 }
 
 const CLUSTER_PREFIX = 'kubernetes.io/cluster/';
-// Most specific first: these tags carry the cluster name as their value.
+// These tags carry the cluster name as their value. The `aws:` key comes first: only AWS can
+// set `aws:` tags, so a user who can tag the instance cannot move it into another cluster's
+// ClusterNames scope (or out of it) while that tag is present.
 const CLUSTER_NAME_TAGS = [
+  'aws:eks:cluster-name',
   'eks:cluster-name',
   'eks:eks-cluster-name',
-  'aws:eks:cluster-name',
   'alpha.eksctl.io/cluster-name',
 ] as const;
 
 const AUTO_MODE_NODE_POOL_TAG = 'eks:kubernetes-node-pool-name';
+/** The principal EC2 names as the operator of EKS Auto Mode's managed instances. */
+export const EKS_OPERATOR_PRINCIPAL = 'eks.amazonaws.com';
 
 function matchesTagKey(tagKey: string, pattern: TagKeyPattern): boolean {
   return pattern.prefix ? tagKey.startsWith(pattern.key) : tagKey === pattern.key;
@@ -41,11 +45,10 @@ function nodeKind(
   tags: Readonly<Record<string, string>>,
   operator: { readonly managed: boolean; readonly principal: string | undefined } | undefined,
 ): NodeKind {
-  // Auto Mode instances are EC2 managed instances operated by EKS: the operator field is
-  // authoritative, the node pool tag covers configuration items recorded before it existed.
-  if ((operator?.managed && operator.principal?.includes('eks')) || tags[AUTO_MODE_NODE_POOL_TAG] !== undefined) {
-    return 'auto-mode';
-  }
+  // Auto Mode instances are EC2 managed instances operated by EKS, and only EC2 sets the
+  // operator. A tag proves nothing (anyone with ec2:CreateTags can add the node pool tag to
+  // escape remediation), so the tag alone never makes a node Auto Mode.
+  if (operator?.managed === true && operator.principal === EKS_OPERATOR_PRINCIPAL) return 'auto-mode';
   if (tags['eks:nodegroup-name'] !== undefined) return 'managed-node-group';
   if (tags['karpenter.sh/nodepool'] !== undefined) return 'karpenter';
   if (tags['alpha.eksctl.io/nodegroup-name'] !== undefined || tags['alpha.eksctl.io/cluster-name'] !== undefined) {

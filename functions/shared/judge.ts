@@ -1,6 +1,8 @@
 import { identifyEksNode, type EksNode } from './eks-node.ts';
+import { readExemption, type Exemption } from './exemption.ts';
 import type { InstanceFacts } from './instance.ts';
 import type { RuleParameters } from './parameters.ts';
+import { quoteValue } from './sanitize.ts';
 
 import type { ComplianceType } from './config-rule/rule.ts';
 
@@ -17,12 +19,8 @@ export interface CheckResult {
   readonly expected: string;
 }
 
-/** Why an instance is out of scope. */
-export type ScopeReason =
-  | 'instance-gone'
-  | 'not-eks-node'
-  | 'cluster-not-selected'
-  | 'exempt';
+/** Why an instance is out of scope. An exemption is not one: it never hides a finding. */
+export type ScopeReason = 'instance-gone' | 'not-eks-node' | 'cluster-not-selected';
 
 export type Judgement =
   | {
@@ -40,6 +38,8 @@ export type Judgement =
       /** The metadata change has not been applied yet; the values are judged as they will be. */
       readonly pending: boolean;
       readonly target: MetadataTarget;
+      /** Judged at the evaluation time; it stops remediation while active and never changes compliance. */
+      readonly exemption: Exemption;
     };
 
 /** The metadata options that would make the instance compliant (what remediation sends). */
@@ -51,8 +51,11 @@ export interface MetadataTarget {
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 
-/** A pure function of the instance and the parameters: the rule's whole IMDS judgement. */
-export function judgeInstance(instance: InstanceFacts, params: RuleParameters): Judgement {
+/**
+ * A pure function of the instance, the parameters and the evaluation time (an exemption's
+ * expiry is judged against it): the rule's whole IMDS judgement.
+ */
+export function judgeInstance(instance: InstanceFacts, params: RuleParameters, evaluatedAt: Date): Judgement {
   const instanceId = instance.instanceId;
   const node = identifyEksNode(instance.tags, instance.operator, params.nodeTagKeys);
   if (instance.state !== undefined && GONE_STATES.has(instance.state)) {
@@ -67,13 +70,9 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
       instanceId,
       node,
       reason: 'cluster-not-selected',
-      detail: `cluster ${node.cluster ?? '(unknown)'} is not in ClusterNames`,
+      detail: `cluster ${node.cluster === undefined ? '(unknown)' : quoteValue(node.cluster, 100)} is not in ClusterNames`,
     };
   }
-  if (instance.tags[params.exemptionTagKey] !== undefined) {
-    return { compliance: 'NOT_APPLICABLE', instanceId, node, reason: 'exempt', detail: `exempt by tag ${params.exemptionTagKey}` };
-  }
-
   const checks = runChecks(instance, params);
   return {
     compliance: checks.every((c) => c.passed) ? 'COMPLIANT' : 'NON_COMPLIANT',
@@ -82,6 +81,7 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters): 
     checks,
     pending: instance.metadata.state === 'pending',
     target: metadataTarget(instance, params),
+    exemption: readExemption(instance.tags[params.exemptionTagKey], evaluatedAt, params.exemptionMaxDays),
   };
 }
 

@@ -7,6 +7,7 @@ export const RULE_PARAMETER_NAMES = [
   'NodeTagKeys',
   'ClusterNames',
   'ExemptionTagKey',
+  'ExemptionMaxDays',
   'RequireHttpEndpoint',
   'RequireInstanceProfile',
 ] as const;
@@ -41,11 +42,15 @@ export interface RuleParameters {
   /** Empty means every cluster. */
   readonly clusterNames: readonly string[];
   readonly exemptionTagKey: string;
+  /** An exemption whose expiry is further away than this many days is ignored. */
+  readonly exemptionMaxDays: number;
   readonly requireHttpEndpoint: boolean;
   readonly requireInstanceProfile: boolean;
 }
 
 const HOP_LIMIT_RANGE = { min: 1, max: 64 } as const;
+// A year at most: an exemption is a dated promise to fix, renewed on purpose, not a permanent opt-out.
+const EXEMPTION_MAX_DAYS_RANGE = { min: 1, max: 365 } as const;
 
 const DEFAULTS = {
   MinHopLimit: '2',
@@ -53,6 +58,7 @@ const DEFAULTS = {
   NodeTagKeys: DEFAULT_NODE_TAG_KEYS.join(','),
   ClusterNames: '',
   ExemptionTagKey: 'imds-guard/exempt',
+  ExemptionMaxDays: '90',
   RequireHttpEndpoint: 'true',
   RequireInstanceProfile: 'true',
 } as const satisfies Record<RuleParameterName, string>;
@@ -114,10 +120,17 @@ export function parseRuleParameters(raw: unknown): RuleParameters {
     );
   }
 
+  const exemptionMaxDays = parseInteger(
+    'ExemptionMaxDays',
+    value('ExemptionMaxDays') || DEFAULTS.ExemptionMaxDays,
+    EXEMPTION_MAX_DAYS_RANGE,
+    problems,
+  );
+
   const requireHttpEndpoint = parseBoolean('RequireHttpEndpoint', value('RequireHttpEndpoint'), problems);
   const requireInstanceProfile = parseBoolean('RequireInstanceProfile', value('RequireInstanceProfile'), problems);
 
-  if (problems.length > 0 || minHopLimit === undefined) {
+  if (problems.length > 0 || minHopLimit === undefined || exemptionMaxDays === undefined) {
     throw new InvalidParametersError(problems);
   }
   return {
@@ -126,6 +139,7 @@ export function parseRuleParameters(raw: unknown): RuleParameters {
     nodeTagKeys,
     clusterNames,
     exemptionTagKey,
+    exemptionMaxDays,
     requireHttpEndpoint: requireHttpEndpoint ?? true,
     requireInstanceProfile: requireInstanceProfile ?? true,
   };
@@ -152,7 +166,15 @@ function toRecord(raw: unknown): Record<string, unknown> {
 }
 
 function parseHopLimit(name: RuleParameterName, raw: string, problems: string[]): number | undefined {
-  const { min, max } = HOP_LIMIT_RANGE;
+  return parseInteger(name, raw, HOP_LIMIT_RANGE, problems);
+}
+
+function parseInteger(
+  name: RuleParameterName,
+  raw: string,
+  { min, max }: { readonly min: number; readonly max: number },
+  problems: string[],
+): number | undefined {
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
     return undefined;
@@ -210,6 +232,7 @@ export function formatRuleParameters(params: RuleParameters): Record<RuleParamet
     NodeTagKeys: params.nodeTagKeys.map((p) => (p.prefix ? `${p.key}*` : p.key)).join(','),
     ClusterNames: params.clusterNames.join(','),
     ExemptionTagKey: params.exemptionTagKey,
+    ExemptionMaxDays: String(params.exemptionMaxDays),
     RequireHttpEndpoint: String(params.requireHttpEndpoint),
     RequireInstanceProfile: String(params.requireInstanceProfile),
   };

@@ -14,6 +14,7 @@ const DESCRIBE_PAGE_SIZE = 1000;
 export async function* sweepEksNodes(
   ec2: Pick<EC2Client, 'send'>,
   params: RuleParameters,
+  evaluatedAt: Date,
 ): AsyncGenerator<readonly Judgement[]> {
   const pages = paginateDescribeInstances(
     { client: ec2 as EC2Client, pageSize: DESCRIBE_PAGE_SIZE },
@@ -23,7 +24,7 @@ export async function* sweepEksNodes(
   for await (const page of pages) {
     const judged: Judgement[] = [];
     for (const reservation of page.Reservations ?? []) {
-      for (const instance of reservation.Instances ?? []) judged.push(judgeInstance(factsFromEc2Instance(instance), params));
+      for (const instance of reservation.Instances ?? []) judged.push(judgeInstance(factsFromEc2Instance(instance), params, evaluatedAt));
     }
     yield judged;
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../cli/scan.ts';
+import { runWithoutCredentials } from './without-credentials.ts';
 import { eksctlNode, karpenterNode, managedNodeGroupNode, plainInstance, startEmulator, type Emulator } from '../../emulator/index.ts';
 
 let emulator: Emulator;
@@ -38,7 +39,7 @@ describe('npm run scan', () => {
     const { code, stdout, stderr } = await scan('--region', 'us-east-1');
 
     expect(code).toBe(1);
-    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+cluster prod: HopLimit 1 \\(want >=2\\)`));
+    expect(stdout).toMatch(new RegExp(`${bad}\\s+prod\\s+managed-node-group\\s+NON_COMPLIANT\\s+HopLimit 1 \\(want >=2\\); cluster "prod"`));
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');
@@ -98,17 +99,8 @@ describe('npm run scan', () => {
 });
 
 describe('scan as a process', () => {
-  it('says how to provide credentials when there are none, and exits 2', async () => {
-    const { spawnSync } = await import('node:child_process');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const home = mkdtempSync(`${tmpdir()}/scan-home-`);
-    const result = spawnSync(process.execPath, ['cli/scan.ts', '--region', 'us-east-1'], {
-      encoding: 'utf8',
-      // No credentials anywhere: empty HOME, no keys, no instance metadata to fall back on.
-      env: { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', AWS_ENDPOINT_URL: emulator.url },
-      timeout: 60_000,
-    });
+  it('says how to provide credentials when there are none, and exits 2', () => {
+    const result = runWithoutCredentials('cli/scan.ts', ['--region', 'us-east-1'], emulator.url);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('scan: no AWS credentials found');
     expect(result.stderr).toContain('--profile');

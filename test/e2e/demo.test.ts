@@ -9,8 +9,8 @@ describe('npm run demo', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Swept 8 nodes');
-    expect(result.stdout).toMatch(/\[partially-remediated\] Subject: IMDS partially remediated: i-[0-9a-f]{17} cluster dev/);
-    expect(result.stdout).toContain('Before: 6 non-compliant, 1 compliant. After: 3 non-compliant, 4 compliant, 1 not applicable.');
+    expect(result.stdout).toMatch(/\[partially-remediated\] Subject: 123456789012\/us-east-1 IMDS partially remediated: i-[0-9a-f]{17} cluster "dev"/);
+    expect(result.stdout).toContain('Before: 7 non-compliant, 1 compliant. After: 4 non-compliant, 4 compliant, 0 not applicable.');
     // The fast path: the launched node is fixed from its running event, before Config records it.
     expect(result.stdout).toMatch(/i-[0-9a-f]{17} running \d+ ms after launch; remediated \d+ ms after its running event \(applied\): now required\/2, 1 notification:/);
     expect(result.stdout).toContain('launched: managed node group (hop 1): COMPLIANT at its first evaluation; 0 NON_COMPLIANT finding for it');

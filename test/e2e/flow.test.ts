@@ -48,15 +48,15 @@ function idsOf(name: string): string {
 describe('the demo flow, end to end', () => {
   it('sweeps the fleet, remediates, notifies, and converges', async () => {
     const first = await sweep();
-    expect(first).toMatchObject({ swept: 8, counts: { COMPLIANT: 1, NON_COMPLIANT: 6, NOT_APPLICABLE: 1 } });
+    expect(first).toMatchObject({ swept: 8, counts: { COMPLIANT: 1, NON_COMPLIANT: 7, NOT_APPLICABLE: 0 } });
 
     const events = await nonCompliantEvents(target);
-    expect(events).toHaveLength(6);
-    expect(await remediateAll(events)).toEqual({ received: 6, failed: 0, threw: false });
+    expect(events).toHaveLength(7);
+    expect(await remediateAll(events)).toEqual({ received: 7, failed: 0, threw: false });
 
     const second = await sweep();
     // Only what changed is written: the three fixed nodes, and the IMDSv1 node whose hop limit
-    // (and so its annotation) changed; the other four results stand as they are.
+    // (and so its annotation) changed; the other four results (the exempt node's included) stand.
     expect(second).toMatchObject({ swept: 8, unchanged: 4, counts: { COMPLIANT: 3, NON_COMPLIANT: 1, NOT_APPLICABLE: 0 } });
     const results = await target.results();
     for (const [id, member] of fleet) {
@@ -91,7 +91,7 @@ describe('the demo flow, end to end', () => {
   it.skipIf(!onEmulator)('published one notification per event, with the outcome each node calls for', () => {
     const published = target.emulator!.published(target.topicArn);
     const outcomes = new Map(published.map((m) => [m.messageAttributes.instanceId?.stringValue, m.messageAttributes.outcome?.stringValue]));
-    expect(published).toHaveLength(6);
+    expect(published).toHaveLength(7);
     for (const [id, member] of fleet) {
       const expected = member.expected.notification === 'none' ? undefined : member.expected.notification;
       expect({ node: member.name, outcome: outcomes.get(id) }).toEqual({ node: member.name, outcome: expected });

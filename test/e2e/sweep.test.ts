@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { syntheticFleet } from '../../emulator/index.ts';
+import { managedNodeGroupNode, syntheticFleet } from '../../emulator/index.ts';
+import { FALLBACK_ANNOTATION } from '../../functions/shared/config-rule/evaluation-sink.ts';
+import type { EvaluationSummary } from '../../functions/shared/config-rule/evaluator.ts';
 import { onEmulator, startTarget, type Target } from './target.ts';
 
 /**
@@ -10,7 +12,7 @@ const NODES = 2500;
 const NON_EKS = 500;
 
 let target: Target;
-let evaluate: (event: unknown) => Promise<{ swept?: number; unchanged?: number; cleanedUp?: number; counts: Record<string, number> }>;
+let evaluate: (event: unknown) => Promise<EvaluationSummary>;
 let nodeIds: string[] = [];
 
 beforeAll(async () => {
@@ -143,4 +145,25 @@ describe.skipIf(!onEmulator)('faults injected by the emulator', () => {
     expect(emulator.throttled.get('config:PutEvaluations')).toBe(6); // CLIENT_DEFAULTS.maxAttempts
     expect(emulator.calls.get('config:PutEvaluations')).toBe(0);
   }, 120_000);
+});
+
+describe.skipIf(!onEmulator)('an evaluation Config refuses', () => {
+  it('does not stop the sweep: the rest are delivered, the refused one again with the fallback annotation, and the summary names it', async () => {
+    const emulator = target.emulator!;
+    const probe = { 'e2e/refusal-probe': 'yes' };
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await target.seed(managedNodeGroupNode({ cluster: 'probe', hopLimit: 2, tags: probe })));
+    // 60 two-byte characters: within Config's 256 characters, past the stricter 200-byte limit injected below.
+    const long = await target.seed(managedNodeGroupNode({ cluster: 'é'.repeat(60), hopLimit: 2, tags: probe }));
+    emulator.faults.set('config:PutEvaluations', { maxAnnotationBytes: 200 });
+    const rule = freshRule();
+
+    const summary = await sweep(rule, { NodeTagKeys: 'e2e/refusal-probe' });
+
+    const recorded = new Map(emulator.evaluations(rule).map((e) => [e.resourceId, e.annotation]));
+    expect(recorded.size).toBe(31);
+    expect(recorded.get(long)).toBe(FALLBACK_ANNOTATION);
+    expect(ids.every((id) => recorded.get(id)?.startsWith('compliant: '))).toBe(true);
+    expect(summary).toMatchObject({ counts: { COMPLIANT: 31 }, replacedAnnotations: [{ resourceId: long, reason: expect.stringMatching(/^ValidationException: /) }] });
+  });
 });

@@ -2,6 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Emulator } from '../../emulator/index.ts';
 
 export interface Clients {
@@ -9,6 +10,7 @@ export interface Clients {
   config: ConfigServiceClient;
   sns: SNSClient;
   cloudwatch: CloudWatchClient;
+  sqs: SQSClient;
 }
 
 export const fakeCredentials = { accessKeyId: 'AKIDEMULATORTEST', secretAccessKey: 'emulator-test-secret' };
@@ -20,6 +22,7 @@ export function clientsFor(emulator: Emulator, extra: { maxAttempts?: number } =
     config: new ConfigServiceClient(config),
     sns: new SNSClient(config),
     cloudwatch: new CloudWatchClient(config),
+    sqs: new SQSClient(config),
   };
 }
 

@@ -218,6 +218,24 @@ describe('latency and failed evaluations', () => {
     expect(emulator.evaluations('failing-rule').map((e) => e.resourceId)).toEqual(['i-1', 'i-3', 'i-5']);
   });
 
+  it('refuses a whole PutEvaluations request over one annotation longer than maxAnnotationBytes, recording nothing', async () => {
+    emulator.faults.set('config:PutEvaluations', { maxAnnotationBytes: 10 });
+    const token = emulator.resultTokenFor('strict-rule');
+    const evaluation = (id: string, annotation: string) => ({
+      ComplianceResourceType: 'AWS::EC2::Instance',
+      ComplianceResourceId: id,
+      ComplianceType: 'COMPLIANT' as const,
+      Annotation: annotation,
+      OrderingTimestamp: new Date('2026-01-01T00:00:00Z'),
+    });
+    // Ten characters but twelve bytes: the limit is in bytes.
+    const refused = once.config.send(new PutEvaluationsCommand({ ResultToken: token, Evaluations: [evaluation('i-1', 'short'), evaluation('i-2', 'ééxxxxxxxx')] }));
+    await expect(refused).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(emulator.evaluations('strict-rule')).toEqual([]);
+    await once.config.send(new PutEvaluationsCommand({ ResultToken: token, Evaluations: [evaluation('i-1', 'short'), evaluation('i-2', 'xxxxxxxxxx')] }));
+    expect(emulator.evaluations('strict-rule').map((e) => e.resourceId)).toEqual(['i-1', 'i-2']);
+  });
+
   it('rejects unknown fault options', () => {
     expect(() => emulator.faults.set('ec2:DescribeInstances', { throttleEvry: 2 } as never)).toThrow(/unknown fault option/);
   });

@@ -60,7 +60,7 @@ describe('change notifications', () => {
           ComplianceResourceType: 'AWS::EC2::Instance',
           ComplianceResourceId: 'i-0123456789abcdef0',
           ComplianceType: 'COMPLIANT',
-          Annotation: 'cluster prod: compliant: HttpTokens required, HopLimit 2, HttpEndpoint enabled, InstanceProfile attached',
+          Annotation: 'compliant: HttpTokens required, HopLimit 2, HttpEndpoint enabled, InstanceProfile attached; cluster "prod"',
           OrderingTimestamp: new Date(CAPTURE_TIME),
         },
       ],
@@ -87,13 +87,20 @@ describe('change notifications', () => {
     ['another resource type', { resourceType: 'AWS::EC2::Volume' }, 'resource type AWS::EC2::Volume is not AWS::EC2::Instance'],
     ['terminated', { state: 'terminated', hopLimit: 1 }, 'instance is terminated'],
     ['not a node', { tags: { Name: 'bastion' }, hopLimit: 1 }, 'not an EKS node'],
-    ['exempt', { tags: { ...managedNodeTags(), 'imds-guard/exempt': 'true' }, hopLimit: 1 }, 'exempt by tag imds-guard/exempt'],
   ] as const)('%s → NOT_APPLICABLE saying why', async (_name, shape, why) => {
     await handler(aChangeEvent(shape));
     const [evaluation] = allEvaluations();
     expect(evaluation?.ComplianceType).toBe('NOT_APPLICABLE');
     expect(evaluation?.Annotation).toContain(why);
     expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('keeps an exempt node that fails NON_COMPLIANT, annotated exempt and until when (judged now)', async () => {
+    const until = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    await handler(aChangeEvent({ tags: { ...managedNodeTags(), 'imds-guard/exempt': `until=${until};reason=SEC-9` }, hopLimit: 1 }));
+    const [evaluation] = allEvaluations();
+    expect(evaluation?.ComplianceType).toBe('NON_COMPLIANT');
+    expect(evaluation?.Annotation).toMatch(new RegExp(`^HopLimit 1 \\(want >=2\\); exempt until ${until} \\(reason "SEC-9"\\): not remediated; `));
   });
 
   it('passes TestMode when the result token is TESTMODE', async () => {
@@ -256,17 +263,20 @@ describe('scheduled sweep', () => {
     expect(putInputs().every((input) => input.TestMode === true)).toBe(true);
   });
 
-  it('applies ClusterNames and the exemption tag within the sweep', async () => {
+  it('applies ClusterNames within the sweep; an exemption, valid or not, never hides a failing node', async () => {
     serveInstances([
       anEc2Instance({ instanceId: 'i-prod', hopLimit: 1 }),
       anEc2Instance({ instanceId: 'i-staging', hopLimit: 1, tags: managedNodeTags('staging') }),
-      anEc2Instance({ instanceId: 'i-exempt', hopLimit: 1, tags: { ...managedNodeTags(), 'imds-guard/exempt': 'yes' } }),
+      anEc2Instance({ instanceId: 'i-exempt', hopLimit: 1, tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-01' } }),
+      anEc2Instance({ instanceId: 'i-expired', hopLimit: 1, tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-11-01' } }),
     ]);
+    // The sweep judges expiries at its notification time, 2026-11-27.
     await handler(aScheduledEvent({ ruleParameters: { ClusterNames: 'prod' } }));
-    expect(allEvaluations().map((e) => [e.ComplianceResourceId, e.ComplianceType])).toEqual([
-      ['i-prod', 'NON_COMPLIANT'],
-      ['i-staging', 'NOT_APPLICABLE'],
-      ['i-exempt', 'NOT_APPLICABLE'],
+    expect(allEvaluations().map((e) => [e.ComplianceResourceId, e.ComplianceType, e.Annotation?.split('; ')[1]])).toEqual([
+      ['i-prod', 'NON_COMPLIANT', 'cluster "prod". Fix: aws ec2 modify-instance-metadata-options --instance-id i-prod --http-tokens required --http-put-response-hop-limit 2'],
+      ['i-staging', 'NOT_APPLICABLE', undefined],
+      ['i-exempt', 'NON_COMPLIANT', 'exempt until 2026-12-01: not remediated'],
+      ['i-expired', 'NON_COMPLIANT', 'exemption ignored: expired on 2026-11-01'],
     ]);
   });
 
@@ -470,10 +480,16 @@ describe('metrics', () => {
     vi.restoreAllMocks();
   });
 
-  it('counts evaluations by compliance type and the sweep size (EMF)', async () => {
+  it('counts evaluations by compliance type, the sweep size and exemptions (EMF)', async () => {
     const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
     const added = vi.spyOn(Metrics.prototype, 'addMetric');
-    serveInstances(fleet(5, (i) => ({ hopLimit: i === 0 ? 1 : 2 })));
+    const exemptions = ['until=2026-12-01', 'until=2026-12-24;reason=x', 'forever'];
+    serveInstances(
+      fleet(5, (i) => ({
+        hopLimit: i === 0 ? 1 : 2,
+        ...(exemptions[i] === undefined ? {} : { tags: { ...managedNodeTags(), 'imds-guard/exempt': exemptions[i] } }),
+      })),
+    );
 
     await handler(aScheduledEvent());
 
@@ -490,6 +506,8 @@ describe('metrics', () => {
       ['SweepInstances', 5],
       ['UnchangedResultsSkipped', 0],
       ['StaleResultsCleaned', 0],
+      ['ExemptNodes', 2],
+      ['ExemptionsIgnored', 1],
     ]);
   });
 });

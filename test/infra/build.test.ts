@@ -1,7 +1,7 @@
 // The bundles `npm run build` makes are the ones `sam build` makes, and each function's Handler
 // resolves to the bundle's exported handler.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,9 +20,11 @@ function samBuildProperties() {
     Target: BUNDLE_OPTIONS.target,
     Minify: BUNDLE_OPTIONS.minify,
     Sourcemap: BUNDLE_OPTIONS.sourcemap,
+    SourcesContent: String(BUNDLE_OPTIONS.sourcesContent),
     MainFields: BUNDLE_OPTIONS.mainFields.join(','),
     OutExtension: Object.entries(BUNDLE_OPTIONS.outExtension).map(([from, to]) => `${from}=${to}`),
     Banner: Object.entries(BUNDLE_OPTIONS.banner).map(([kind, text]) => `${kind}=${text}`),
+    UseNpmCi: true,
   };
 }
 
@@ -79,6 +81,19 @@ describe('npm run build', () => {
     for (const bundle of bundles) {
       expect(bundle.file).toBe(join(outDir, bundle.name, BUNDLE_FILE));
       expect(bundle.mapBytes).toBeGreaterThan(0);
+    }
+  });
+
+  it('ships source maps with mappings and names but without the sources', async () => {
+    if (failure) throw failure;
+    for (const bundle of bundles) {
+      const map = JSON.parse(await readFile(`${bundle.file}.map`, 'utf8')) as { sources: string[]; sourcesContent?: unknown; mappings: string; names: string[] };
+      expect(map.sourcesContent, bundle.name).toBeUndefined();
+      // Stack traces still name the original files.
+      const entry = FUNCTIONS.find((f) => f.name === bundle.name)!.entry;
+      expect(map.sources.some((source) => source.endsWith(entry)), entry).toBe(true);
+      expect(map.mappings.length).toBeGreaterThan(0);
+      expect(map.names.length).toBeGreaterThan(0);
     }
   });
 

@@ -2,7 +2,7 @@
 // deploy the same thing; only how the function code is shipped may differ.
 import { describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../scripts/build.ts';
-import { Evaluator, isObject, loadTemplate, props, resources, section } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, ORGANIZATION_REQUIRED_PARAMETERS, props, resources, section } from './templates.ts';
 import type { JsonObject, Resource } from './templates.ts';
 
 const sam = loadTemplate('sam');
@@ -80,13 +80,7 @@ describe('infra/organization.yaml', () => {
     const evaluated = new Evaluator(organization, parameters).value(stackSet['Parameters']!) as { ParameterKey: string }[];
     return evaluated.map((p) => p.ParameterKey).sort();
   };
-  const REQUIRED = {
-    TemplateURL: 'https://artifacts-us-east-1.s3.us-east-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
-    TargetOrganizationalUnitIds: 'ou-abcd-12345678',
-    TargetRegions: 'us-east-1',
-    ArtifactBucketPrefix: 'artifacts',
-    ArtifactVersion: '1.0.0',
-  };
+  const REQUIRED = ORGANIZATION_REQUIRED_PARAMETERS;
 
   it('declares every member parameter with the same definition', () => {
     const orgParameters = section(organization, 'Parameters');

@@ -34,6 +34,7 @@ const SCENARIOS: Record<string, Record<string, string>> = {
     ClusterNames: 'prod-eu,staging_1',
     NodeTagKeys: 'eks:cluster-name,kubernetes.io/cluster/*',
     ExemptionTagKey: 'security/keep-imds',
+    ExemptionMaxDays: '30',
     RequireHttpEndpoint: 'false',
     RequireInstanceProfile: 'false',
   },

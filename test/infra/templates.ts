@@ -16,6 +16,15 @@ export const TEMPLATE_FILES = {
 
 export type TemplateName = keyof typeof TEMPLATE_FILES;
 
+/** The parameters infra/organization.yaml has no default for, with valid values. */
+export const ORGANIZATION_REQUIRED_PARAMETERS = {
+  TemplateURL: 'https://artifacts-us-east-1.s3.us-east-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
+  TargetOrganizationalUnitIds: 'ou-abcd-12345678',
+  TargetRegions: 'us-east-1',
+  ArtifactBucketPrefix: 'artifacts',
+  ArtifactVersion: '1.0.0',
+} as const;
+
 export function loadTemplate(name: TemplateName): JsonObject {
   return parseTemplate(readFileSync(join(REPO_ROOT, TEMPLATE_FILES[name]), 'utf8'));
 }
@@ -207,6 +216,10 @@ export class Evaluator {
             }
             return this.ref(inner);
           });
+        }
+        case 'Fn::Split': {
+          const [sep, text] = arg as [string, Json];
+          return String(this.value(text)).split(sep);
         }
         case 'Fn::Join': {
           const [sep, items] = arg as [string, Json[]];

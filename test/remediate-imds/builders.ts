@@ -156,7 +156,7 @@ export function aComplianceChangeEvent(shape: EventShape = {}): Record<string, u
         configRuleInvokedTime: '2026-11-20T09:15:04.332Z',
         annotation:
           shape.annotation ??
-          `cluster prod: HopLimit 1 (want >=2). Fix: aws ec2 modify-instance-metadata-options --instance-id ${resourceId} --http-tokens required --http-put-response-hop-limit 2`,
+          `HopLimit 1 (want >=2); cluster "prod". Fix: aws ec2 modify-instance-metadata-options --instance-id ${resourceId} --http-tokens required --http-put-response-hop-limit 2`,
       },
       oldEvaluationResult: {
         evaluationResultIdentifier: { evaluationResultQualifier: qualifier, orderingTimestamp: '2026-11-19T09:02:33.749Z' },

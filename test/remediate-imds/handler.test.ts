@@ -101,7 +101,7 @@ describe('handler', () => {
 
     expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
     expect(dimensions).toHaveBeenCalledWith('Path', 'state-change');
-    const seconds = metric.mock.calls.filter(([name]) => name === 'SecondsToVerifiedFix');
+    const seconds = metric.mock.calls.filter(([name]) => name === 'SecondsToCompliant');
     expect(seconds).toHaveLength(1);
     expect(seconds[0]?.[1]).toBe('Seconds');
     // At least the 3 s since the event, plus the first verification wait.
@@ -145,8 +145,10 @@ describe('handler', () => {
     ]);
   });
 
-  it('leaves a message on the queue when the dead-letter queue cannot take it (never lost)', async () => {
+  it('leaves a message on the queue when the dead-letter queue cannot take it (never lost), and says so', async () => {
     const handler = await loadHandler();
+    const { logger: moduleLogger } = await import('../../functions/shared/telemetry.ts');
+    const error = vi.spyOn(moduleLogger, 'error');
     sqsMock.on(SendMessageCommand).rejects(awsError('KMS.ThrottlingException'));
     const event = anSqsEvent([aComplianceChangeEvent({ configRuleName: 'someone-elses-rule' }), aComplianceChangeEvent({ id: 'ok-1', instanceId: OTHER_INSTANCE })]);
     fakeEc2(ec2Mock, anEksNode({ instanceId: OTHER_INSTANCE }));
@@ -154,6 +156,7 @@ describe('handler', () => {
     const response = await handler(event, aContext());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[0]!.messageId }] });
+    expect(error).toHaveBeenCalledWith('refused message not moved to the dead-letter queue', expect.objectContaining({ messageId: event.Records[0]!.messageId }));
   });
 
   it('fails every message on a configuration error, before any AWS call, without dead-lettering (a deployment fix makes them succeed)', async () => {

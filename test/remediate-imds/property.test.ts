@@ -19,9 +19,12 @@ import {
   managedNodeTags,
   type NodeShape,
 } from './builders.ts';
-import { aHarness, cloudwatchMock, ec2Mock, jsonBlock, resetMocks, snsMock } from './harness.ts';
+import { aHarness, cloudwatchMock, ec2Mock, jsonBlock, resetMocks, snsMock, START } from './harness.ts';
 
 const EXEMPTION_TAG = 'imds-guard/exempt';
+// The harness clock starts 2026-11-20: one valid exemption, and ones that are ignored (past, too far, no expiry).
+const VALID_EXEMPTION = 'until=2026-12-01;reason=SEC-1';
+const EXEMPTION_VALUES = [VALID_EXEMPTION, 'until=2026-11-01', 'until=2027-11-01', 'yes'] as const;
 
 const tagSets = fc.constantFrom(
   managedNodeTags('prod'),
@@ -45,7 +48,9 @@ const instanceShape = fc.record({
   }),
   httpEndpoint: fc.constantFrom('enabled', 'disabled', undefined),
   instanceProfile: fc.boolean(),
-  tags: fc.tuple(tagSets, fc.integer({ min: 0, max: 3 }).map((n) => n === 0)).map(([tags, exempt]) => (exempt ? { ...tags, [EXEMPTION_TAG]: 'yes' } : tags)),
+  tags: fc
+    .tuple(tagSets, fc.option(fc.constantFrom(...EXEMPTION_VALUES), { nil: undefined, freq: 2 }))
+    .map(([tags, exemption]) => (exemption === undefined ? tags : { ...tags, [EXEMPTION_TAG]: exemption })),
   operator: fc.option(
     fc.record({ managed: fc.boolean(), principal: fc.constantFrom('eks.amazonaws.com', 'ec2.amazonaws.com') }),
     { nil: undefined, freq: 4 },
@@ -125,12 +130,11 @@ describe('property: ModifyInstanceMetadataOptions', () => {
         // The conditions, stated from the inputs rather than read back from the code under test.
         const tags = s.instance?.tags ?? {};
         const facts = instance && factsFromEc2Instance(instance);
-        const autoMode =
-          tags['eks:kubernetes-node-pool-name'] !== undefined ||
-          (s.instance?.operator?.managed === true && s.instance.operator.principal.startsWith('eks'));
-        const exempt = tags[EXEMPTION_TAG] !== undefined;
+        // Only EC2's Operator field makes a node Auto Mode: the node pool tag alone never does.
+        const autoMode = s.instance?.operator?.managed === true && s.instance.operator.principal === 'eks.amazonaws.com';
+        const exempt = tags[EXEMPTION_TAG] === VALID_EXEMPTION;
         const gone = s.instance === undefined || s.instance.state === 'terminated' || s.instance.state === 'shutting-down';
-        const judgement = facts && judgeInstance(facts, config.ruleParameters);
+        const judgement = facts && judgeInstance(facts, config.ruleParameters, new Date(START));
         const inScope = !gone && judgement !== undefined && judgement.compliance !== 'NOT_APPLICABLE';
         const nonCompliant = judgement?.compliance === 'NON_COMPLIANT';
 
@@ -160,7 +164,7 @@ describe('property: ModifyInstanceMetadataOptions', () => {
           : [];
         const onlyHeldTokens =
           metadataFailures.length === 1 && metadataFailures[0] === 'httpTokens' && s.guard && s.imdsv1Calls > 0;
-        if (s.mode === 'enforce' && inScope && !autoMode && metadataFailures.length > 0 && !onlyHeldTokens) {
+        if (s.mode === 'enforce' && inScope && !exempt && !autoMode && metadataFailures.length > 0 && !onlyHeldTokens) {
           expect(real).toHaveLength(1);
         }
         if (s.mode === 'notify') expect(real).toHaveLength(0);

@@ -86,7 +86,7 @@ describe('skips, with the reason, from the instance as it is now', () => {
     ['terminated', anEksNode({ state: 'terminated' }), 'instance-gone'],
     ['shutting down', anEksNode({ state: 'shutting-down' }), 'instance-gone'],
     ['not an EKS node', anEksNode({ tags: { Name: 'bastion' } }), 'not-eks-node'],
-    ['exempt', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'legacy agent, ticket OPS-1234' } }), 'exempt'],
+    ['exempt', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }), 'exempt'],
   ])('%s: reports skipped and modifies nothing', async (_name, instance, reason) => {
     fakeEc2(ec2Mock, instance);
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
@@ -94,6 +94,37 @@ describe('skips, with the reason, from the instance as it is now', () => {
     expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
     expect(onlyPublished().attributes.outcome).toBe('skipped');
     expect(onlyPublished().report.reason).toBe(reason);
+  });
+
+  it('reports an exempt node skipped with the expiry and the reason, in text and JSON', async () => {
+    for (const config of [enforce(), notify()]) {
+      resetMocks();
+      fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }));
+      await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
+      expect(ec2Mock).not.toHaveReceivedCommand(ModifyInstanceMetadataOptionsCommand);
+      const { report, message } = onlyPublished();
+      expect(report).toMatchObject({
+        outcome: 'skipped',
+        reason: 'exempt',
+        headline: 'exempt until 2026-12-31 (reason "OPS-1234"): not modified (the node stays NON_COMPLIANT in AWS Config)',
+        exemption: { status: 'active', until: '2026-12-31', reason: 'OPS-1234', problem: null },
+      });
+      expect(message).toContain('\nExemption: exempt until 2026-12-31 (reason "OPS-1234") - not remediated\n');
+    }
+  });
+
+  it.each([
+    ['no expiry', 'legacy agent, ticket OPS-1234', 'no expiry (the value must be until=YYYY-MM-DD, optionally ;reason=...)'],
+    ['an expiry in the past', 'until=2026-11-19;reason=OPS-1', 'expired on 2026-11-19'],
+    ['an expiry beyond ExemptionMaxDays', 'until=2027-06-30', 'expiry 2027-06-30 is more than ExemptionMaxDays (90) days away'],
+  ])('acts on a node whose exemption has %s, and says the exemption was ignored and why', async (_name, value, problem) => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': value } }));
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    expect(result).toMatchObject({ outcome: 'remediated', modified: true });
+    expect(ec2.modifications).toHaveLength(1);
+    const { report, message } = onlyPublished();
+    expect(report.exemption).toMatchObject({ status: 'ignored', problem });
+    expect(message).toContain(`\nExemption: exemption ignored: ${problem} - handled as if it had none\n`);
   });
 
   it('treats InvalidInstanceID.NotFound on the re-read as gone', async () => {
@@ -111,9 +142,9 @@ describe('skips, with the reason, from the instance as it is now', () => {
   });
 
   it.each([
-    ['the node pool tag', anEksNode({ tags: autoModeNodeTags() })],
-    ['the Operator field', anEksNode({ tags: { 'eks:eks-cluster-name': 'prod' }, operator: { managed: true, principal: 'eks.amazonaws.com' } })],
-  ])('reports an EKS Auto Mode node found by %s and never modifies or dry-runs it', async (_name, instance) => {
+    ['with its node pool tag', anEksNode({ tags: autoModeNodeTags(), operator: { managed: true, principal: 'eks.amazonaws.com' } })],
+    ['without tags of its own', anEksNode({ tags: { 'eks:eks-cluster-name': 'prod' }, operator: { managed: true, principal: 'eks.amazonaws.com' } })],
+  ])('reports an EKS Auto Mode node (Operator eks.amazonaws.com) %s and never modifies or dry-runs it', async (_name, instance) => {
     for (const config of [enforce(), notify()]) {
       resetMocks();
       fakeEc2(ec2Mock, instance);
@@ -177,7 +208,7 @@ describe('enforce mode', () => {
 
     const { subject, attributes, report, message, input } = onlyPublished();
     expect(input.TopicArn).toBe(TOPIC_ARN);
-    expect(subject).toBe('IMDS remediated: i-0123456789abcdef0 cluster prod 111122223333/us-east-1');
+    expect(subject).toBe('111122223333/us-east-1 IMDS remediated: i-0123456789abcdef0 cluster "prod"');
     expect(attributes).toEqual({
       outcome: 'remediated',
       accountId: ACCOUNT,
@@ -384,7 +415,7 @@ describe('launch template drift', () => {
     expect(report.drift).toMatchObject({ launchTemplateId: 'lt-0a1b2c3d4e5f67890', launchTemplateVersion: '3', nodeGroup: 'general' });
     expect(message).toContain('Launch template drift: replacement nodes will come back with the old settings.');
     expect(message).toContain(
-      'Fix: create a new version of launch template lt-0a1b2c3d4e5f67890 version 3 with the metadata options and update managed node group general of cluster prod to it.',
+      'Fix: create a new version of launch template lt-0a1b2c3d4e5f67890 version 3 with the metadata options and update managed node group "general" of cluster "prod" to it.',
     );
   });
 
@@ -393,7 +424,7 @@ describe('launch template drift', () => {
     await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
     const { report } = onlyPublished();
     expect(report.drift?.fix).toBe(
-      'set spec.metadataOptions in Karpenter EC2NodeClass default of node pool batch (launch template lt-0fedcba9876543210 version 1 is generated by Karpenter: do not edit it)',
+      'set spec.metadataOptions in Karpenter EC2NodeClass "default" of node pool "batch" (launch template lt-0fedcba9876543210 version 1 is generated by Karpenter: do not edit it)',
     );
     expect(report.nodeKind).toBe('karpenter');
   });
@@ -430,7 +461,7 @@ describe('notify mode', () => {
     });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
     const { subject, attributes, message } = onlyPublished();
-    expect(subject).toBe('IMDS would remediate: i-0123456789abcdef0 cluster prod 111122223333/us-east-1');
+    expect(subject).toBe('111122223333/us-east-1 IMDS would remediate: i-0123456789abcdef0 cluster "prod"');
     expect(attributes.outcome).toBe('would-remediate');
     expect(message).toContain('HttpTokens               optional -> required');
     expect(message).toContain('2 field(s) would change');
@@ -469,7 +500,7 @@ describe('failure semantics', () => {
       expect(result).toMatchObject({ outcome: 'failed', reason: code, modified: false, published: true });
       const { report, subject, message } = onlyPublished();
       expect(report.error).toMatchObject({ operation: 'ModifyInstanceMetadataOptions', code });
-      expect(subject).toMatch(/^IMDS FAILED: i-0123456789abcdef0/);
+      expect(subject).toMatch(/^111122223333\/us-east-1 IMDS FAILED: i-0123456789abcdef0/);
       expect(message).toContain(`Error: ModifyInstanceMetadataOptions failed with ${code}`);
       expect(message).toContain('  not applied');
     },
@@ -808,7 +839,8 @@ describe('notification format', () => {
     const { subject, attributes } = onlyPublished();
     expect(subject.length).toBeLessThanOrEqual(MAX_SUBJECT_LENGTH);
     expect(subject).toMatch(/^[\x20-\x7e]+$/);
-    expect(subject.endsWith('...')).toBe(true);
+    // The tag value is cut inside its quotes: the account, region and instance come first, whole.
+    expect(subject).toBe('111122223333/us-east-1 IMDS remediated: i-0123456789abcdef0 cluster "a-very-long-clust..."');
     expect(attributes.cluster).toBe(cluster);
   });
 

@@ -21,6 +21,7 @@ export function sampleReport(): RemediationReport {
     cluster: 'prod',
     nodeKind: 'managed-node-group',
     nodeGroup: 'general',
+    exemption: undefined,
     before: { httpTokens: 'required', hopLimit: 1, httpEndpoint: 'enabled' },
     after: { httpTokens: 'required', hopLimit: 2, httpEndpoint: 'enabled' },
     changes: [{ field: 'HttpPutResponseHopLimit', from: '1', to: '2' }],

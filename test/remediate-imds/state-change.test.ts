@@ -98,8 +98,8 @@ describe('a launched node with hop limit 1', () => {
 describe('no noise: skips on the launch path publish nothing', () => {
   it.each([
     ['an out-of-scope cluster', anEksNode(), { RULE_PARAMETERS: '{"ClusterNames":"staging"}' }, 'cluster-not-selected'],
-    ['an exempt node', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'legacy' } }), {}, 'exempt'],
-    ['an Auto Mode node', anEksNode({ tags: autoModeNodeTags() }), {}, 'auto-mode'],
+    ['an exempt node', anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }), {}, 'exempt'],
+    ['an Auto Mode node', anEksNode({ tags: autoModeNodeTags(), operator: { managed: true, principal: 'eks.amazonaws.com' } }), {}, 'auto-mode'],
     ['an already compliant node', anEksNode({ hopLimit: 2 }), {}, 'already-compliant'],
     ['an instance terminated since', anEksNode({ state: 'terminated' }), {}, 'instance-gone'],
     ['an instance no longer there', undefined, {}, 'instance-gone'],
@@ -164,7 +164,7 @@ describe('tags that lag the launch', () => {
 
 describe('the Config path keeps its reported skips', () => {
   it('still reports an exempt node found by a compliance change', async () => {
-    fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'legacy' } }));
+    fakeEc2(ec2Mock, anEksNode({ tags: { ...managedNodeTags(), 'imds-guard/exempt': 'until=2026-12-31;reason=OPS-1234' } }));
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ config: enforce() }).deps);
     expect(result).toMatchObject({ path: 'config', outcome: 'skipped', reason: 'exempt', published: true });
     expect(onlyPublished().report).toMatchObject({ path: 'config', instanceId: INSTANCE_ID });

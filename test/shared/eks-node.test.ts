@@ -11,8 +11,7 @@ describe('identifyEksNode', () => {
     ['eksctl self-managed', { 'alpha.eksctl.io/cluster-name': 'dev', 'alpha.eksctl.io/nodegroup-name': 'ng-a', 'kubernetes.io/cluster/dev': 'owned' }, undefined, { kind: 'eksctl', cluster: 'dev', group: 'ng-a' }],
     ['plain self-managed', { 'kubernetes.io/cluster/legacy': 'owned' }, undefined, { kind: 'self-managed', cluster: 'legacy', group: undefined }],
     ['AWS-generated tag only', { 'aws:eks:cluster-name': 'prod' }, undefined, { kind: 'self-managed', cluster: 'prod', group: undefined }],
-    ['Auto Mode by tag', { 'eks:eks-cluster-name': 'auto', 'eks:kubernetes-node-pool-name': 'general-purpose' }, undefined, { kind: 'auto-mode', cluster: 'auto', group: 'general-purpose' }],
-    ['Auto Mode by operator', { 'eks:eks-cluster-name': 'auto' }, { managed: true, principal: 'eks.amazonaws.com' }, { kind: 'auto-mode', cluster: 'auto', group: undefined }],
+    ['Auto Mode', { 'eks:eks-cluster-name': 'auto', 'eks:kubernetes-node-pool-name': 'general-purpose' }, { managed: true, principal: 'eks.amazonaws.com' }, { kind: 'auto-mode', cluster: 'auto', group: 'general-purpose' }],
   ] as const)('recognises a %s node', (_name, tags, operator, expected) => {
     expect(identifyEksNode(tags, operator, nodeTagKeys)).toEqual(expected);
   });
@@ -21,6 +20,20 @@ describe('identifyEksNode', () => {
     expect(identifyEksNode({ Name: 'bastion', 'kubernetes.io/role': 'x' }, undefined, nodeTagKeys)).toBeUndefined();
     expect(identifyEksNode({ 'kubernetes.io/cluster/': 'owned' }, undefined, nodeTagKeys)).toMatchObject({ cluster: undefined });
     expect(identifyEksNode({ 'eks:cluster-name': 'p' }, { managed: true, principal: 'ecs.amazonaws.com' }, nodeTagKeys)?.kind).toBe('self-managed');
+  });
+
+  it('takes the cluster from the aws: tag, which users cannot set, over any user-settable key', () => {
+    const tags = { 'eks:cluster-name': 'staging', 'eks:eks-cluster-name': 'dev', 'alpha.eksctl.io/cluster-name': 'x', 'aws:eks:cluster-name': 'prod' };
+    expect(identifyEksNode(tags, undefined, nodeTagKeys)?.cluster).toBe('prod');
+  });
+
+  it.each([
+    ['no operator (a user tag alone)', undefined],
+    ['an unmanaged operator', { managed: false, principal: undefined }],
+    ['another principal', { managed: true, principal: 'eks.amazonaws.com.attacker.example' }],
+  ])('does not take the Auto Mode node pool tag with %s as Auto Mode', (_name, operator) => {
+    const tags = { 'eks:cluster-name': 'prod', 'eks:nodegroup-name': 'ng-1', 'eks:kubernetes-node-pool-name': 'general-purpose' };
+    expect(identifyEksNode(tags, operator, nodeTagKeys)?.kind).toBe('managed-node-group');
   });
 
   it('uses NodeTagKeys as given: exact keys and prefixes', () => {

@@ -25,6 +25,7 @@ describe('parseRuleParameters', () => {
       nodeTagKeys: DEFAULT_NODE_TAG_KEYS.map((k) => (k.endsWith('*') ? { key: k.slice(0, -1), prefix: true } : { key: k, prefix: false })),
       clusterNames: [],
       exemptionTagKey: 'imds-guard/exempt',
+      exemptionMaxDays: 90,
       requireHttpEndpoint: true,
       requireInstanceProfile: true,
     });
@@ -38,6 +39,7 @@ describe('parseRuleParameters', () => {
         NodeTagKeys: ' eks:cluster-name , team/eks-* ',
         ClusterNames: 'prod, staging',
         ExemptionTagKey: 'security/imds-exempt',
+        ExemptionMaxDays: '30',
         RequireHttpEndpoint: 'FALSE',
         RequireInstanceProfile: 'false',
       }),
@@ -51,6 +53,7 @@ describe('parseRuleParameters', () => {
       ],
       clusterNames: ['prod', 'staging'],
       exemptionTagKey: 'security/imds-exempt',
+      exemptionMaxDays: 30,
       requireHttpEndpoint: false,
       requireInstanceProfile: false,
     });
@@ -84,8 +87,11 @@ describe('parseRuleParameters', () => {
     [{ NodeTagKeys: '*' }, 'NodeTagKeys entry "*" is not a tag key or a prefix ending in "*"'],
     [{ ClusterNames: 'prod,-bad' }, 'ClusterNames entry "-bad" is not an EKS cluster name'],
     [{ ExemptionTagKey: '' }, 'ExemptionTagKey "" is not a valid tag key'],
+    [{ ExemptionMaxDays: '0' }, 'ExemptionMaxDays must be an integer from 1 to 365, got "0"'],
+    [{ ExemptionMaxDays: '366' }, 'ExemptionMaxDays must be an integer from 1 to 365, got "366"'],
+    [{ ExemptionMaxDays: '90d' }, 'ExemptionMaxDays must be an integer from 1 to 365, got "90d"'],
     [{ MinHopLimit: ['2'] }, 'MinHopLimit must be a string, got an array'],
-    [{ MinHopLimt: '2' }, 'unknown parameter "MinHopLimt" (allowed: MinHopLimit, MaxHopLimit, NodeTagKeys, ClusterNames, ExemptionTagKey, RequireHttpEndpoint, RequireInstanceProfile)'],
+    [{ MinHopLimt: '2' }, 'unknown parameter "MinHopLimt" (allowed: MinHopLimit, MaxHopLimit, NodeTagKeys, ClusterNames, ExemptionTagKey, ExemptionMaxDays, RequireHttpEndpoint, RequireInstanceProfile)'],
   ])('refuses %j', (raw, message) => {
     const problems = problemsOf(raw);
     expect(problems).toHaveLength(1);

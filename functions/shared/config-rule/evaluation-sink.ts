@@ -1,5 +1,6 @@
 import { PutEvaluationsCommand, type ConfigServiceClient, type Evaluation } from '@aws-sdk/client-config-service';
 import { sleep } from '../ec2.ts';
+import { cleanText } from '../sanitize.ts';
 import type { ComplianceType } from './rule.ts';
 
 /** PutEvaluations accepts at most this many evaluations a call. */
@@ -16,6 +17,49 @@ export class EvaluationDeliveryError extends Error {
     this.undelivered = undelivered;
   }
 }
+
+/** One evaluation AWS Config refused outright, even with the fallback annotation. */
+export interface RejectedEvaluation {
+  readonly resourceType: string;
+  readonly resourceId: string;
+  /** The annotation Config refused (what the fallback points to in the log). */
+  readonly annotation: string | undefined;
+  /** The AWS error code and message of the last refusal. */
+  readonly reason: string;
+}
+
+/**
+ * Thrown by `flush` once every other evaluation was delivered: names what AWS Config refused.
+ * Also thrown at once when refusals pile up past a few, which points at a fault of every
+ * evaluation (not one bad one) that splitting batches cannot get past.
+ */
+export class EvaluationRejectedError extends Error {
+  override readonly name = 'EvaluationRejectedError';
+  readonly rejected: readonly RejectedEvaluation[];
+
+  constructor(rejected: readonly RejectedEvaluation[], systemic: boolean) {
+    const shown = rejected.slice(0, 10).map((r) => `${r.resourceId} (${r.reason})`).join('; ');
+    super(
+      systemic
+        ? `AWS Config refused more than ${MAX_REFUSED} evaluations one by one: delivery stopped (not a few bad evaluations, a fault of them all). ${shown}`
+        : `AWS Config refused ${rejected.length} evaluation(s), even with a fallback annotation; every other evaluation was delivered: ${shown}`,
+    );
+    this.rejected = rejected;
+  }
+}
+
+/**
+ * The errors with which PutEvaluations refuses a request over its content. The whole batch is
+ * refused for one bad evaluation: splitting it finds that one and delivers the rest.
+ */
+const VALIDATION_ERRORS = new Set(['ValidationException', 'InvalidParameterValueException']);
+/** Sent in place of an annotation Config refused: plain ASCII, short, and names where the original is. */
+export const FALLBACK_ANNOTATION = 'annotation refused by AWS Config; the evaluation function log has the original';
+/**
+ * More single refusals than this are not a few bad evaluations but a fault of them all (each
+ * costs about two calls per evaluation of its batch to find): delivery stops instead.
+ */
+const MAX_REFUSED = 50;
 
 export interface SinkOptions {
   readonly config: Pick<ConfigServiceClient, 'send'>;
@@ -35,6 +79,10 @@ export interface SinkOptions {
  */
 export class EvaluationSink {
   readonly counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  /** Evaluations delivered with FALLBACK_ANNOTATION because Config refused their own (at most MAX_REFUSED). */
+  readonly replaced: RejectedEvaluation[] = [];
+  /** Evaluations Config refused even with the fallback. */
+  readonly rejected: RejectedEvaluation[] = [];
   private buffer: Evaluation[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -56,11 +104,15 @@ export class EvaluationSink {
     if (this.buffer.length >= MAX_EVALUATIONS_PER_CALL) await this.dispatch();
   }
 
-  /** Sends what is buffered and waits for every batch; throws the first delivery failure. */
+  /**
+   * Sends what is buffered and waits for every batch; throws the first delivery failure, then
+   * (everything else being delivered) the evaluations Config refused.
+   */
   async flush(): Promise<void> {
     if (this.buffer.length > 0) await this.dispatch();
     await Promise.allSettled([...this.inFlight]);
     this.throwIfFailed();
+    if (this.rejected.length > 0) throw new EvaluationRejectedError(this.rejected, false);
   }
 
   /**
@@ -85,7 +137,45 @@ export class EvaluationSink {
     this.inFlight.add(sending);
   }
 
+  /** Delivers a batch; one Config refuses for its content is split in two until the culprit is alone. */
   private async deliver(batch: Evaluation[]): Promise<void> {
+    try {
+      await this.put(batch);
+    } catch (error) {
+      if (!isValidationError(error)) throw error;
+      const [only] = batch;
+      if (batch.length === 1 && only !== undefined) {
+        await this.deliverWithFallback(only, error);
+        return;
+      }
+      // One after the other: the split stays within this batch's slot of the in-flight limit.
+      const half = Math.ceil(batch.length / 2);
+      await this.deliver(batch.slice(0, half));
+      await this.deliver(batch.slice(half));
+    }
+  }
+
+  /** The lone evaluation Config refused, sent again with an annotation that cannot be the problem. */
+  private async deliverWithFallback(evaluation: Evaluation, refusal: Error): Promise<void> {
+    const refused = rejection(evaluation, refusal);
+    if (evaluation.Annotation !== FALLBACK_ANNOTATION) {
+      try {
+        await this.put([{ ...evaluation, Annotation: FALLBACK_ANNOTATION }]);
+        this.replaced.push(refused);
+      } catch (error) {
+        if (!isValidationError(error)) throw error;
+        this.rejected.push(rejection(evaluation, error));
+      }
+    } else {
+      this.rejected.push(refused);
+    }
+    if (this.rejected.length + this.replaced.length > MAX_REFUSED) {
+      throw new EvaluationRejectedError([...this.rejected, ...this.replaced], true);
+    }
+  }
+
+  /** One PutEvaluations, retrying what Config lists in FailedEvaluations. */
+  private async put(batch: Evaluation[]): Promise<void> {
     let pending = batch;
     for (let attempt = 1; ; attempt++) {
       const response = await this.options.config.send(
@@ -114,6 +204,19 @@ export class EvaluationSink {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+function isValidationError(error: unknown): error is Error {
+  return error instanceof Error && VALIDATION_ERRORS.has(error.name);
+}
+
+function rejection(evaluation: Evaluation, error: Error): RejectedEvaluation {
+  return {
+    resourceType: evaluation.ComplianceResourceType ?? '?',
+    resourceId: evaluation.ComplianceResourceId ?? '?',
+    annotation: evaluation.Annotation === undefined ? undefined : cleanText(evaluation.Annotation, 300),
+    reason: `${error.name}: ${cleanText(error.message, 200)}`,
+  };
 }
 
 function key(evaluation: Evaluation): string {

@@ -1,6 +1,6 @@
 import type { ConfigServiceClient, Evaluation } from '@aws-sdk/client-config-service';
 import { parseRuleInvocation, type ItemSummary, type RuleInvocation } from './config-event.ts';
-import { EvaluationSink } from './evaluation-sink.ts';
+import { EvaluationSink, type RejectedEvaluation } from './evaluation-sink.ts';
 import { PreviousResults } from './previous-results.ts';
 import type { ComplianceType, ConfigRule, Verdict } from './rule.ts';
 
@@ -23,6 +23,8 @@ export interface EvaluationSummary {
   readonly unchanged?: number;
   /** Earlier results turned NOT_APPLICABLE because the sweep no longer saw them. */
   readonly cleanedUp?: number;
+  /** Evaluations whose annotation Config refused, delivered with the sink's fallback annotation (only when any). */
+  readonly replacedAnnotations?: readonly RejectedEvaluation[];
   readonly testMode: boolean;
 }
 
@@ -59,7 +61,7 @@ async function evaluateTrigger<P>(
 
   if (trigger.kind === 'scheduled') {
     const sweep = await sweepAndCleanUp(invocation.configRuleName, trigger.notificationTime, rule, params, sink, deps);
-    return { trigger: trigger.kind, counts: sink.counts, ...sweep, testMode: invocation.testMode };
+    return { trigger: trigger.kind, counts: sink.counts, ...sweep, ...replaced(sink), testMode: invocation.testMode };
   }
 
   const { item } = trigger;
@@ -72,7 +74,11 @@ async function evaluateTrigger<P>(
         : await rule.evaluateOversized(item, params);
   await sink.add(evaluation(verdict, item.captureTime));
   await sink.flush();
-  return { trigger: trigger.kind, counts: sink.counts, testMode: invocation.testMode };
+  return { trigger: trigger.kind, counts: sink.counts, ...replaced(sink), testMode: invocation.testMode };
+}
+
+function replaced(sink: EvaluationSink): Pick<EvaluationSummary, 'replacedAnnotations'> {
+  return sink.replaced.length > 0 ? { replacedAnnotations: [...sink.replaced] } : {};
 }
 
 function scopeProblem(item: ItemSummary, resourceTypes: readonly string[], eventLeftScope: boolean): string | undefined {

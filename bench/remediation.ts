@@ -9,6 +9,7 @@ export const REMEDIATION_OPS = {
   tag: 'ec2:CreateTags',
   metric: 'cloudwatch:GetMetricStatistics',
   publish: 'sns:Publish',
+  event: 'events:PutEvents',
 } as const;
 
 type Op = keyof typeof REMEDIATION_OPS;
@@ -142,6 +143,8 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
       tag: 2,
       metric: Math.ceil(options.nodes / TOKENS_OPTIONAL_EVERY) / options.nodes,
       publish: 1,
+      // The same report on the default event bus.
+      event: 1,
     };
     return {
       scenario,

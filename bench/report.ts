@@ -152,7 +152,7 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
 function perNodeText(perNode: Readonly<Record<keyof typeof REMEDIATION_OPS, number>>): string {
   return (
     `${perNode.describe} Describe + ${perNode.modify} Modify + ${perNode.tag} CreateTags + ` +
-    `${perNode.metric} GetMetricStatistics + ${perNode.publish} Publish`
+    `${perNode.metric} GetMetricStatistics + ${perNode.publish} Publish + ${perNode.event} PutEvents`
   );
 }
 
@@ -386,7 +386,7 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
     );
     out.push(
       table(
-        ['EC2 bucket', 'DescribeInstances', 'ModifyInstanceMetadataOptions', 'CreateTags', 'GetMetricStatistics', 'Publish', 'other', 'throttles absorbed', 'errors escaping', 'outcomes', 'wall', 'lower bound', 'wall / bound', 'modify rate'],
+        ['EC2 bucket', 'DescribeInstances', 'ModifyInstanceMetadataOptions', 'CreateTags', 'GetMetricStatistics', 'Publish', 'PutEvents', 'other', 'throttles absorbed', 'errors escaping', 'outcomes', 'wall', 'lower bound', 'wall / bound', 'modify rate'],
         result.remediation.map((run) => [
           `${run.scenario} (${run.bucketAtStart})`,
           `${run.perNode.describe} (${run.lowerBoundPerNode.describe})`,
@@ -394,6 +394,7 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
           `${run.perNode.tag} (${run.lowerBoundPerNode.tag})`,
           `${run.perNode.metric} (${run.lowerBoundPerNode.metric})`,
           `${run.perNode.publish} (${run.lowerBoundPerNode.publish})`,
+          `${run.perNode.event} (${run.lowerBoundPerNode.event})`,
           Object.entries(run.unexpected).map(([op, n]) => `${op} ×${n}`).join(', ') || 'none',
           count(run.throttled),
           `${run.errorsEscaping} ${mark(run.errorsEscaping === 0)}`,

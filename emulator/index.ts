@@ -4,6 +4,7 @@ export type { Counter } from './counter.ts';
 export type { ComplianceChangeEvent, EvaluationResultJson, StoredEvaluation, ConfigRuleInfo, ComplianceType } from './config.ts';
 export type { SeededEvaluation } from './config-aggregator.ts';
 export type { PublishedMessage, MessageAttribute } from './sns.ts';
+export type { PutEvent } from './events.ts';
 export type { LaunchOptions, MetadataChange, StateChangeEvent } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';
 export * from './fleet.ts';

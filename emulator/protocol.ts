@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AwsError } from './errors.ts';
 import { XmlWriter } from './xml.ts';
 
-export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs';
+export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs' | 'events';
 
 export interface HttpAnswer {
   status: number;
@@ -19,6 +19,7 @@ const JSON_TARGETS: Readonly<Record<string, ServiceName>> = {
   StarlingDoveService: 'config',
   GraniteServiceVersion20100801: 'cloudwatch',
   AmazonSQS: 'sqs',
+  AWSEvents: 'events',
 };
 
 /** SigV4 scope names; the query API version is the fallback for unsigned requests. */
@@ -99,6 +100,7 @@ const SQS_QUERY_CODES: Readonly<Record<string, string>> = {
 export function errorAnswer(service: ServiceName | undefined, error: AwsError, requestId: string): HttpAnswer {
   switch (service) {
     case 'config':
+    case 'events':
       return {
         status: error.status,
         headers: { 'content-type': jsonContentType(service), 'x-amzn-requestid': requestId },
@@ -169,6 +171,11 @@ export function injectedError(service: ServiceName, kind: 'throttle' | 'server-e
     sns: {
       throttle: new AwsError('Throttling', 'Rate exceeded', 400),
       'server-error': new AwsError('InternalError', 'An internal error occurred.', 500),
+      unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
+    },
+    events: {
+      throttle: new AwsError('ThrottlingException', 'Rate exceeded', 400),
+      'server-error': new AwsError('InternalException', 'An internal error occurred.', 500),
       unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
     },
     cloudwatch: {

@@ -8,6 +8,7 @@ import { ConfigAggregatorService, type SeededEvaluation } from './config-aggrega
 import { Counter } from './counter.ts';
 import { Ec2Service, type LaunchOptions, type MetadataChange, type StateChangeEvent } from './ec2.ts';
 import { AwsError } from './errors.ts';
+import { EventsService, type PutEvent } from './events.ts';
 import { Faults } from './faults.ts';
 import type { Instance, InstanceSpec, InstanceStateName } from './instance.ts';
 import {
@@ -35,7 +36,7 @@ export interface EmulatorOptions {
 const OPTION_KEYS: ReadonlySet<string> = new Set(['port', 'accountId', 'region', 'applyDelayMs']);
 
 /**
- * One loopback endpoint for EC2, Config, SNS, CloudWatch and SQS. Point SDK clients at `url` (or set
+ * One loopback endpoint for EC2, Config, SNS, CloudWatch, SQS and EventBridge. Point SDK clients at `url` (or set
  * `AWS_ENDPOINT_URL`); the service is told apart by `X-Amz-Target` for the JSON protocols and
  * by the SigV4 credential scope for the query protocols.
  */
@@ -51,6 +52,7 @@ export class Emulator {
   readonly sns: SnsService;
   readonly cloudwatch: CloudWatchService;
   readonly sqs: SqsService;
+  readonly eventBridge: EventsService;
   readonly faults = new Faults();
   /** Operations (`config:GetAggregateComplianceDetailsByConfigRule`) answered as the caller's IAM policy forbidding them. */
   readonly deniedOperations = new Set<string>();
@@ -84,6 +86,7 @@ export class Emulator {
     this.sns = new SnsService({ accountId: options.accountId, region: options.region });
     this.cloudwatch = new CloudWatchService();
     this.sqs = new SqsService({ accountId: options.accountId, region: options.region, origin: () => this.url });
+    this.eventBridge = new EventsService({ accountId: options.accountId, region: options.region });
   }
 
   /** Environment for a process under test that builds its own SDK clients. */
@@ -201,6 +204,11 @@ export class Emulator {
     return this.sqs.createQueue(name, attributes);
   }
 
+  /** Events sent with PutEvents (any bus), optionally of one source. */
+  putEvents(source?: string): PutEvent[] {
+    return this.eventBridge.events(source);
+  }
+
   /** Seeds the `AWS/EC2` `MetadataNoToken` metric: IMDSv1 calls seen on the instance. */
   setImdsV1Calls(instanceId: string, count: number, at?: Date): void {
     this.cloudwatch.setInstanceMetric(instanceId, 'MetadataNoToken', count, at);
@@ -281,7 +289,9 @@ export class Emulator {
           return undefined;
       }
     }
-    const op = service === 'cloudwatch' ? this.cloudwatch.operations[operation] : service === 'sqs' ? this.sqs.operations[operation] : undefined;
+    const operations =
+      service === 'cloudwatch' ? this.cloudwatch.operations : service === 'sqs' ? this.sqs.operations : service === 'events' ? this.eventBridge.operations : {};
+    const op = operations[operation];
     return op === undefined ? undefined : () => jsonAnswer(service, op(input), requestId);
   }
 }

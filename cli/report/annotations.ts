@@ -22,7 +22,8 @@ export interface AnnotationFacts {
   readonly sources: readonly string[];
 }
 
-const CLUSTER = /\bcluster ([A-Za-z0-9][A-Za-z0-9_-]{0,99})\b/;
+// The rule quotes the cluster (a tag value: `cluster "prod"`); older annotations did not.
+const CLUSTER = /\bcluster "?([A-Za-z0-9][A-Za-z0-9_-]{0,99})\b/;
 // The instance rule's form: "<Check> <actual> (want <expected>)", in any order.
 const STRICT_CHECK = /\b(HttpTokens|HopLimit|HttpEndpoint) [^;()]{0,40}\(want /g;
 const NO_PROFILE = /\bno (?:IAM )?instance profile\b/i;

@@ -10,7 +10,8 @@ export const LOOKBACK_HOURS_RANGE = { min: 1, max: 360 } as const;
 
 export interface RemediationConfig {
   readonly configRuleName: string;
-  readonly topicArn: string;
+  /** Unset when reports only travel over EventBridge (a member stack forwarding to a central bus). */
+  readonly topicArn: string | undefined;
   /** The topic's own region (from its ARN): the SNS client is made there, so a topic in another region works. */
   readonly topicRegion: string;
   /** FIFO topics need a message group and take a deduplication id (5-minute window). */
@@ -40,9 +41,11 @@ const queueUrl = trimmed.regex(
 
 const EnvSchema = z.object({
   CONFIG_RULE_NAME: trimmed.regex(/^\S.{0,127}$/, 'must be the Config rule name (1-128 characters)'),
-  TOPIC_ARN: trimmed.regex(
-    /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
-    'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)',
+  TOPIC_ARN: optional(
+    trimmed.regex(
+      /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
+      'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), or unset to report over EventBridge only',
+    ),
   ),
   REMEDIATION_MODE: optional(
     trimmed.refine((value) => (REMEDIATION_MODES as readonly string[]).includes(value), {
@@ -100,8 +103,8 @@ export function loadRemediationConfig(env: Readonly<Record<string, string | unde
   return {
     configRuleName: data.CONFIG_RULE_NAME,
     topicArn: data.TOPIC_ARN,
-    topicRegion: regionOfArn(data.TOPIC_ARN),
-    fifoTopic: data.TOPIC_ARN.endsWith('.fifo'),
+    topicRegion: data.TOPIC_ARN === undefined ? data.AWS_REGION : regionOfArn(data.TOPIC_ARN),
+    fifoTopic: data.TOPIC_ARN?.endsWith('.fifo') ?? false,
     mode: (data.REMEDIATION_MODE ?? 'notify') as RemediationMode,
     imdsv1Guard: (data.IMDSV1_GUARD ?? 'true') === 'true',
     imdsv1LookbackHours: Number(data.IMDSV1_LOOKBACK_HOURS ?? '24'),

@@ -1,5 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -17,6 +18,7 @@ const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
 const sqs = new SQSClient(CLIENT_DEFAULTS);
 const processor = new BatchProcessor(EventType.SQS);
+const events = new EventBridgeClient(CLIENT_DEFAULTS);
 // How long EC2 took to apply recent changes, as this execution environment saw them.
 const applyEstimate: ApplyEstimate = { ms: undefined };
 // In the topic's region, which may differ from the function's (a central topic): created with
@@ -53,6 +55,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
       ec2,
       cloudwatch,
       sns,
+      events,
       sqs,
       config,
       applyEstimate,

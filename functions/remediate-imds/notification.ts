@@ -68,6 +68,8 @@ export interface RemediationReport {
 export interface RenderedNotification {
   readonly subject: string;
   readonly message: string;
+  /** The JSON details block of the message, on its own: the EventBridge event's detail. */
+  readonly details: string;
   /** SNS message attributes (all String) for subscription filter policies. */
   readonly attributes: Readonly<Record<string, string>>;
 }
@@ -105,10 +107,12 @@ export function renderNotification(report: RemediationReport): RenderedNotificat
   // Outcome first, for a person reading the JSON.
   const { outcome, reason, headline, ...rest } = safe;
   const ordered = { outcome, reason, headline, ...rest };
+  // Absent values as null: every key is always there, so consumers can rely on the shape.
+  const details = JSON.stringify(ordered, (_key, value: unknown) => value ?? null, 2);
   return {
     subject,
-    // Absent values as null: every key is always there, so consumers can rely on the shape.
-    message: `${renderText(safe)}\n\n${JSON_BLOCK_MARKER}\n${JSON.stringify(ordered, (_key, value: unknown) => value ?? null, 2)}\n`,
+    message: `${renderText(safe)}\n\n${JSON_BLOCK_MARKER}\n${details}\n`,
+    details,
     attributes: {
       outcome: safe.outcome,
       accountId: safe.accountId,

@@ -126,7 +126,7 @@ export interface ChangePlan {
   readonly after: MetadataValues;
   /** Only the fields whose value changes; empty means there is nothing this function can send. */
   readonly changes: readonly FieldChange[];
-  /** Every field sent explicitly, unchanged ones with their current value. DryRun is added by the caller. */
+  /** The fields the rule sets; every other one keeps its value. DryRun is added by the caller. */
   readonly request: ModifyInstanceMetadataOptionsRequest & { InstanceId: string };
   /** The guard saw IMDSv1 traffic, so HttpTokens is left as it is. */
   readonly tokensHeldBack: boolean;
@@ -139,7 +139,6 @@ export interface ChangePlan {
  * when the rule requires it.
  */
 export function planChange(
-  instance: Instance,
   assessment: Extract<Assessment, { kind: 'act' }>,
   imdsv1: Imdsv1Finding | undefined,
 ): ChangePlan {
@@ -159,15 +158,16 @@ export function planChange(
 
   const changes = diffMetadata(before, after);
 
-  const options = instance.MetadataOptions;
+  // Only what the remediation role may send (the ModifyInstanceMetadataOptions conditions in the
+  // templates): HttpTokens=required or nothing, the hop limit always (within the rule's bounds),
+  // HttpEndpoint=enabled only when the rule requires it. A field left out keeps its current value,
+  // so holding tokens back omits HttpTokens instead of sending the instance's "optional": the role
+  // can then be refused every "optional", and IPv6 and instance tags in IMDS are never touched.
   const request: ChangePlan['request'] = {
     InstanceId: facts.instanceId,
-    ...(after.httpTokens !== undefined ? { HttpTokens: after.httpTokens as 'optional' | 'required' } : {}),
+    ...(tokensHeldBack ? {} : { HttpTokens: 'required' }),
     HttpPutResponseHopLimit: after.hopLimit,
-    ...(after.httpEndpoint !== undefined ? { HttpEndpoint: after.httpEndpoint as 'enabled' | 'disabled' } : {}),
-    // Not ours to judge, but sent as they are so the call states the whole intended configuration.
-    ...(options?.HttpProtocolIpv6 !== undefined ? { HttpProtocolIpv6: options.HttpProtocolIpv6 } : {}),
-    ...(options?.InstanceMetadataTags !== undefined ? { InstanceMetadataTags: options.InstanceMetadataTags } : {}),
+    ...(target.httpEndpoint !== undefined ? { HttpEndpoint: target.httpEndpoint } : {}),
   };
 
   const actionsRequired: string[] = [];

@@ -6,6 +6,7 @@ import {
   type EC2Client,
   type Instance,
 } from '@aws-sdk/client-ec2';
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PublishCommand, type MessageAttributeValue, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DebugLogger } from '../shared/clients.ts';
@@ -71,6 +72,7 @@ export interface RemediatorDeps {
   readonly sns: Pick<SNSClient, 'send'>;
   /** Sends delayed re-looks to the remediation queue (config.remediationQueueUrl). */
   readonly sqs: Pick<SQSClient, 'send'>;
+  readonly events: Pick<EventBridgeClient, 'send'>;
   readonly config: RemediationConfig;
   /** The function's own account (from its ARN): events for any other account are refused. */
   readonly accountId: string;
@@ -290,7 +292,7 @@ async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handle
       return reported(failedReport({ ...nodeReport, drift }, failure));
     }
   }
-  const plan = planChange(current, assessment, imdsv1);
+  const plan = planChange(assessment, imdsv1);
   const guard: Imdsv1GuardReport = {
     enabled: config.imdsv1Guard,
     lookbackHours: config.imdsv1LookbackHours,
@@ -378,7 +380,7 @@ function reportFromLedger(
   let actionsRequired: readonly string[] = [];
   if (assessment.kind === 'act') {
     // The guard's finding from the ledger: no CloudWatch call, and the same decision as then.
-    const plan = planChange(instance, assessment, ledger.imdsv1);
+    const plan = planChange(assessment, ledger.imdsv1);
     if (plan.changes.length > 0) return undefined;
     actionsRequired = plan.actionsRequired;
   }
@@ -491,7 +493,7 @@ async function confirmClaim(
     return 'lost';
   }
   const assessment = assessInstance(instance, trigger.instanceId, deps.config.ruleParameters, new Date((deps.now ?? Date.now)()));
-  const again = assessment.kind === 'act' && instance !== undefined ? planChange(instance, assessment, claim.imdsv1) : undefined;
+  const again = assessment.kind === 'act' ? planChange(assessment, claim.imdsv1) : undefined;
   if (again !== undefined && again.changes.length > 0 && sameValues(again.after, plan.after)) return 'held';
   deps.logger.debug('superseded', { instanceId: trigger.instanceId, eventId: trigger.eventId });
   await writeLedgerOrWarn(deps, trigger.instanceId, { ...claim, state: 'yielded', at: isoNow(deps) }, 'yielded');
@@ -678,23 +680,40 @@ function matches(observed: MetadataValues, expected: MetadataValues): boolean {
   );
 }
 
+/**
+ * Every report also goes on the account's default event bus: a member stack forwards these events
+ * to a central bus, where EventBridge's `account` field, which no sender can set, says who sent it.
+ */
+export const REPORT_EVENT = { source: 'eks-imds-guard', detailType: 'IMDS Remediation Report' } as const;
+
 async function publish(deps: RemediatorDeps, eventId: string, report: RemediationReport, fromLedger: boolean): Promise<void> {
   const rendered = renderNotification(report);
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(rendered.attributes)) attributes[name] = { DataType: 'String', StringValue: value };
   try {
-    await deps.sns.send(
-      new PublishCommand({
-        TopicArn: deps.config.topicArn,
-        Subject: rendered.subject,
-        Message: rendered.message,
-        MessageAttributes: attributes,
-        // FIFO topics need a group and drop a repeated deduplication id within 5 minutes.
-        ...(deps.config.fifoTopic
-          ? { MessageGroupId: report.instanceId, MessageDeduplicationId: createHash('sha256').update(eventId).digest('hex') }
-          : {}),
-      }),
+    if (deps.config.topicArn !== undefined) {
+      await deps.sns.send(
+        new PublishCommand({
+          TopicArn: deps.config.topicArn,
+          Subject: rendered.subject,
+          Message: rendered.message,
+          MessageAttributes: attributes,
+          // FIFO topics need a group and drop a repeated deduplication id within 5 minutes.
+          ...(deps.config.fifoTopic
+            ? { MessageGroupId: report.instanceId, MessageDeduplicationId: createHash('sha256').update(eventId).digest('hex') }
+            : {}),
+        }),
+      );
+    }
+    const put = await deps.events.send(
+      new PutEventsCommand({ Entries: [{ Source: REPORT_EVENT.source, DetailType: REPORT_EVENT.detailType, Detail: rendered.details }] }),
     );
+    if ((put.FailedEntryCount ?? 0) > 0) {
+      const entry = put.Entries?.[0];
+      throw Object.assign(new Error(`PutEvents refused the report: ${entry?.ErrorCode ?? 'unknown'} ${entry?.ErrorMessage ?? ''}`.trim()), {
+        name: entry?.ErrorCode ?? 'PutEventsFailedEntry',
+      });
+    }
   } catch (error) {
     deps.logger.error('notification not delivered: the message fails so that SQS redelivers the event', {
       eventId,

@@ -64,7 +64,7 @@ describe('the demo fleet HTML report in headless Chromium', () => {
         'Remediation outcomes',
         'Non-compliant resources',
       ]);
-      expect(page.cards).toEqual(['3 non-compliant nodes', '4 compliant nodes', '1 not applicable', '0 non-compliant sources', '1 exemptions']);
+      expect(page.cards).toEqual(['4 non-compliant nodes', '4 compliant nodes', '0 not applicable', '0 non-compliant sources', '1 exemptions']);
       expect(page.charts.map((c) => c.id)).toEqual(['chart-accounts', 'chart-checks', 'chart-sources', 'chart-outcomes']);
       for (const chart of page.charts) {
         expect(chart.width, chart.id).toBeGreaterThan(300);
@@ -74,13 +74,13 @@ describe('the demo fleet HTML report in headless Chromium', () => {
       const outcomes = page.charts.find((c) => c.id === 'chart-outcomes')!.bars;
       expect(outcomes.map((b) => [b.label, b.value])).toEqual([
         ['remediated', 3],
-        ['skipped', 2],
+        ['skipped', 3],
         ['partially-remediated', 1],
       ]);
       // The longest bar is the largest value.
       expect(outcomes[0]!.width).toBeGreaterThan(outcomes[2]!.width);
       expect(page.charts.find((c) => c.id === 'chart-accounts')!.bars.map((b) => b.label.split(' · ')[1]).sort()).toEqual(['auto', 'dev', 'prod']);
-      expect(page.text).toContain('exempt by tag imds-guard/exempt');
+      expect(page.text).toMatch(/exempt until \d{4}-\d{2}-\d{2} \(reason "SEC-1234"\)/);
       expect(page.text).toContain('42 IMDSv1 calls in the last 24 h');
       expect(page.resources).toBe(0);
       expect(page.overflow).toBe(false);

@@ -92,6 +92,11 @@ describe('the demo flow, end to end', () => {
     const published = target.emulator!.published(target.topicArn);
     const outcomes = new Map(published.map((m) => [m.messageAttributes.instanceId?.stringValue, m.messageAttributes.outcome?.stringValue]));
     expect(published).toHaveLength(7);
+    // The same reports on the account's default event bus, for a member stack to forward centrally.
+    const reports = target.emulator!.putEvents('eks-imds-guard');
+    expect(reports.map((e) => [e.eventBusName, e.detailType, (e.detail as { instanceId: string }).instanceId]).sort()).toEqual(
+      published.map((m) => ['default', 'IMDS Remediation Report', m.messageAttributes.instanceId?.stringValue]).sort(),
+    );
     for (const [id, member] of fleet) {
       const expected = member.expected.notification === 'none' ? undefined : member.expected.notification;
       expect({ node: member.name, outcome: outcomes.get(id) }).toEqual({ node: member.name, outcome: expected });

@@ -11,6 +11,7 @@ export const IAM_PREFIX: Readonly<Record<string, string>> = {
   sns: 'sns',
   cloudwatch: 'cloudwatch',
   sqs: 'sqs',
+  eventbridge: 'events',
 };
 
 const IMPORT = /\b(import|export)\s+(type\s+)?(\{[^}]*\}|\*\s+as\s+\w+|\w+(?:\s*,\s*\{[^}]*\})?)\s+from\s+['"]([^'"]+)['"]/g;

@@ -2,6 +2,7 @@
 // deploy the same thing; only how the function code is shipped may differ.
 import { describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../scripts/build.ts';
+import { codeSha256Parameter } from '../../scripts/package-org.ts';
 import { Evaluator, isObject, loadTemplate, ORGANIZATION_REQUIRED_PARAMETERS, props, resources, section } from './templates.ts';
 import type { JsonObject, Resource } from './templates.ts';
 
@@ -9,7 +10,7 @@ const sam = loadTemplate('sam');
 const member = loadTemplate('member');
 const organization = loadTemplate('organization');
 
-const MEMBER_ONLY_PARAMETERS = ['ArtifactBucketPrefix', 'ArtifactVersion'];
+const MEMBER_ONLY_PARAMETERS = ['ArtifactBucketPrefix', 'ArtifactBucketOwner', 'EvaluateCodeSha256', 'RemediateCodeSha256'];
 const FUNCTION_IDS = new Set<string>(FUNCTIONS.map((f) => f.samResource));
 
 /** A function resource without the packaging-specific parts. */
@@ -66,8 +67,8 @@ describe('template.yaml and infra/member-account.yaml', () => {
       expect(resources(sam)[fn.samResource]!.Type).toBe('AWS::Serverless::Function');
       expect(resources(member)[fn.samResource]!.Type).toBe('AWS::Lambda::Function');
       expect(props(member, fn.samResource)['Code']).toEqual({
-        S3Bucket: { 'Fn::Sub': '${ArtifactBucketPrefix}-${AWS::Region}' },
-        S3Key: { 'Fn::Sub': `eks-imds-guard/\${ArtifactVersion}/${fn.name}.zip` },
+        S3Bucket: { 'Fn::Sub': '${ArtifactBucketPrefix}-${ArtifactBucketOwner}-${AWS::Region}-an' },
+        S3Key: { 'Fn::Sub': `eks-imds-guard/${fn.name}/\${${codeSha256Parameter(fn)}}.zip` },
       });
     }
     expect(member['Transform']).toBeUndefined();
@@ -98,10 +99,12 @@ describe('infra/organization.yaml', () => {
       NotificationEmail: 'sec@example.com',
       ExistingTopicArn: 'arn:aws:sns:us-east-1:444455556666:findings',
       ExistingTopicKmsKeyArn: 'arn:aws:kms:us-east-1:444455556666:key/0b0e1f6c-2f5e-4a55-9d1e-3d2b1c0a9f88',
+      CodeSigningProfileVersionArn: 'arn:aws:signer:us-east-1:444455556666:/signing-profiles/imds_guard/a1B2c3D4e5',
+      CentralEventBusArn: 'arn:aws:events:us-east-1:444455556666:event-bus/reports',
     };
     expect(passedKeys(filled)).toEqual(all);
     // Empty optional values are left out so the member default applies.
-    const omitted = ['ClusterNames', 'ExistingTopicArn', 'ExistingTopicKmsKeyArn', 'MaxHopLimit', 'NotificationEmail'];
+    const omitted = ['CentralEventBusArn', 'ClusterNames', 'CodeSigningProfileVersionArn', 'ExistingTopicArn', 'ExistingTopicKmsKeyArn', 'MaxHopLimit', 'NotificationEmail'];
     expect(passedKeys(REQUIRED)).toEqual(all.filter((k) => !omitted.includes(k)));
   });
 
@@ -111,6 +114,7 @@ describe('infra/organization.yaml', () => {
     ) as { ParameterKey: string; ParameterValue: string }[];
     expect(evaluated).toContainEqual({ ParameterKey: 'ExistingTopicArn', ParameterValue: '<CentralTopic>' });
     expect(evaluated).toContainEqual({ ParameterKey: 'ExistingTopicKmsKeyArn', ParameterValue: '<CentralTopicKey.Arn>' });
+    expect(evaluated).toContainEqual({ ParameterKey: 'CentralEventBusArn', ParameterValue: '<CentralEventBus.Arn>' });
   });
 
   it('is a service-managed, auto-deploying StackSet', () => {

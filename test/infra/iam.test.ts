@@ -1,9 +1,17 @@
 // Each function's role allows exactly the AWS calls its code makes (derived from the source),
 // plus an explicit list of permissions the platform needs on its behalf.
+import type { ModifyInstanceMetadataOptionsRequest } from '@aws-sdk/client-ec2';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_TAG_KEY } from '../../functions/remediate-imds/ledger.ts';
+import { assessInstance, planChange } from '../../functions/remediate-imds/plan.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/remediator.ts';
+import { parseRuleParameters } from '../../functions/shared/parameters.ts';
 import { FUNCTIONS } from '../../scripts/build.ts';
+import { managedNodeTags } from '../builders/config-item.ts';
+import { anEc2Instance } from '../builders/ec2-instance.ts';
 import { deriveAwsCalls } from './aws-calls.ts';
+import { conditionHolds, type RequestContext } from './iam-conditions.ts';
 import { Evaluator, isObject, loadTemplate, props, resources } from './templates.ts';
 import type { Json, JsonObject } from './templates.ts';
 
@@ -82,7 +90,7 @@ const SCENARIOS = {
 } as const;
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwner: '444455556666', EvaluateCodeSha256: 'a'.repeat(64), RemediateCodeSha256: 'b'.repeat(64) };
 
 describe.each(FUNCTIONS)('$name', (fn) => {
   it('makes AWS calls the source shows (derived by following imports from the handler)', () => {
@@ -119,14 +127,9 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
   const statements = roleStatements(template, 'RemediateFunction', evaluator);
   const allowing = (action: string) => statements.filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action));
 
-  it('denies ModifyInstanceMetadataOptions and the ledger tag on instances carrying the exemption tag', () => {
-    expect(statements).toContainEqual({
-      Sid: 'NeverModifyExemptInstances',
-      Effect: 'Deny',
-      Action: ['ec2:ModifyInstanceMetadataOptions', 'ec2:CreateTags'],
-      Resource: '*',
-      Condition: { Null: { 'aws:ResourceTag/security/keep-imds': 'false' } },
-    });
+  it('denies nothing by the exemption tag: IAM cannot read its expiry, and an expired exemption must not block the fix', () => {
+    expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([]);
+    expect(JSON.stringify(statements)).not.toContain('security/keep-imds');
   });
 
   it('scopes the fix to instances of its own account and region', () => {
@@ -145,6 +148,7 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
           // Every key in the request is the ledger key, and the request names at least one key.
           'ForAllValues:StringEquals': { 'aws:TagKeys': [LEDGER_TAG_KEY] },
           Null: { 'aws:TagKeys': 'false' },
+          ArnEquals: { 'lambda:SourceFunctionArn': 'arn:aws:lambda:eu-west-1:111122223333:function:eks-imds-guard-remediate' },
         },
       },
     ]);
@@ -197,5 +201,147 @@ describe.each(Object.entries(TEMPLATES))('evaluation role in %s', (_file, templa
   it('writes logs to its own log group only', () => {
     const logs = statements.filter((s) => list(s.Action).includes('logs:PutLogEvents'));
     expect(logs.flatMap((s) => list(s.Resource))).toEqual(['<EvaluateLogGroup.Arn>']);
+  });
+});
+
+/** The fix's request as IAM sees it: each parameter as ec2:Attribute/<Name>, absent when not sent. */
+function modifyContext(request: ModifyInstanceMetadataOptionsRequest, sourceFunctionArn: string | undefined): RequestContext {
+  return {
+    'ec2:Attribute/HttpTokens': request.HttpTokens,
+    'ec2:Attribute/HttpPutResponseHopLimit': request.HttpPutResponseHopLimit === undefined ? undefined : String(request.HttpPutResponseHopLimit),
+    'ec2:Attribute/HttpEndpoint': request.HttpEndpoint,
+    'ec2:Attribute/HttpProtocolIpv6': request.HttpProtocolIpv6,
+    'ec2:Attribute/InstanceMetadataTags': request.InstanceMetadataTags,
+    'lambda:SourceFunctionArn': sourceFunctionArn,
+  };
+}
+
+describe.each(Object.entries(TEMPLATES))('remediation role in %s cannot weaken IMDS', (_file, template) => {
+  const FUNCTION_ARN = 'arn:aws:lambda:eu-west-1:111122223333:function:eks-imds-guard-remediate';
+  const allows = (parameters: Record<string, string>, action: string, context: RequestContext) =>
+    roleStatements(template, 'RemediateFunction', new Evaluator(template, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', ...parameters }))
+      .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
+      .some((s) => conditionHolds(s.Condition as Parameters<typeof conditionHolds>[0], context));
+  const modifyAllowed = (parameters: Record<string, string>, request: ModifyInstanceMetadataOptionsRequest, source: string | undefined = FUNCTION_ARN) =>
+    allows(parameters, 'ec2:ModifyInstanceMetadataOptions', modifyContext(request, source));
+
+  it('allows every request the remediation plans, for any instance, rule parameters and IMDSv1 finding', () => {
+    const scenario = fc.record({
+      min: fc.integer({ min: 1, max: 64 }),
+      maxOffset: fc.option(fc.integer({ min: 0, max: 63 }), { nil: undefined }),
+      requireHttpEndpoint: fc.boolean(),
+      httpTokens: fc.constantFrom('optional', 'required', undefined),
+      hopLimit: fc.option(fc.integer({ min: 1, max: 64 }), { nil: undefined }),
+      httpEndpoint: fc.constantFrom('enabled', 'disabled', undefined),
+      imdsv1Calls: fc.option(fc.constantFrom(0, 1, 40), { nil: undefined }),
+    });
+    let planned = 0;
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const max = s.maxOffset === undefined ? undefined : Math.min(64, s.min + s.maxOffset);
+        const parameters = {
+          MinHopLimit: String(s.min),
+          MaxHopLimit: max === undefined ? '' : String(max),
+          RequireHttpEndpoint: String(s.requireHttpEndpoint),
+        };
+        const instance = anEc2Instance({ httpTokens: s.httpTokens, hopLimit: s.hopLimit, httpEndpoint: s.httpEndpoint, tags: managedNodeTags() });
+        const assessment = assessInstance(instance, instance.InstanceId!, parseRuleParameters(parameters), new Date('2026-12-03T00:00:00Z'));
+        if (assessment.kind !== 'act') return;
+        const imdsv1 = s.imdsv1Calls === undefined ? undefined : { lookbackHours: 24, calls: s.imdsv1Calls };
+        const { request } = planChange(assessment, imdsv1);
+        planned++;
+        expect(modifyAllowed(parameters, request), JSON.stringify(request)).toBe(true);
+        expect(modifyAllowed(parameters, { ...request, DryRun: true })).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    expect(planned).toBeGreaterThan(100);
+  });
+
+  const FIX = { InstanceId: 'i-0123456789abcdef0', HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' } as const;
+  it.each([
+    ['tokens optional', {}, { ...FIX, HttpTokens: 'optional' }],
+    ['hop limit 64 (no MaxHopLimit means 64 is the top)', { MaxHopLimit: '3' }, { ...FIX, HttpPutResponseHopLimit: 64 }],
+    ['a hop limit below MinHopLimit', { MinHopLimit: '2' }, { ...FIX, HttpPutResponseHopLimit: 1 }],
+    ['a hop limit above MaxHopLimit', { MinHopLimit: '1', MaxHopLimit: '1' }, { ...FIX, HttpPutResponseHopLimit: 2 }],
+    ['no hop limit at all', {}, { InstanceId: FIX.InstanceId, HttpTokens: 'required', HttpEndpoint: 'enabled' }],
+    ['the endpoint disabled', {}, { ...FIX, HttpEndpoint: 'disabled' }],
+    ['the endpoint enabled when the rule does not require it', { RequireHttpEndpoint: 'false' }, FIX],
+    ['IMDS over IPv6 turned on', {}, { ...FIX, HttpProtocolIpv6: 'enabled' }],
+    ['instance tags in IMDS turned on', {}, { ...FIX, InstanceMetadataTags: 'enabled' }],
+  ] as const)('refuses %s', (_case, parameters, request) => {
+    expect(modifyAllowed(parameters, request as ModifyInstanceMetadataOptionsRequest)).toBe(false);
+  });
+
+  it('allows the rule\'s own fix, and the hop limit up to 64 without MaxHopLimit', () => {
+    expect(modifyAllowed({}, FIX)).toBe(true);
+    expect(modifyAllowed({}, { ...FIX, HttpPutResponseHopLimit: 64 })).toBe(true);
+    expect(modifyAllowed({ RequireHttpEndpoint: 'false' }, { InstanceId: FIX.InstanceId, HttpTokens: 'required', HttpPutResponseHopLimit: 2 })).toBe(true);
+  });
+
+  it('ties every call the code makes to the function: the same credentials used outside it are refused', () => {
+    const outside = 'arn:aws:lambda:eu-west-1:111122223333:function:someone-else';
+    expect(modifyAllowed({}, FIX, outside)).toBe(false);
+    expect(allows({}, 'ec2:ModifyInstanceMetadataOptions', modifyContext(FIX, undefined))).toBe(false);
+    for (const action of deriveAwsCalls(FUNCTIONS.find((f) => f.samResource === 'RemediateFunction')!.entry).actions) {
+      const context = {
+        ...modifyContext(FIX, FUNCTION_ARN),
+        'aws:TagKeys': LEDGER_TAG_KEY,
+        'events:source': REPORT_EVENT.source,
+        'events:detail-type': REPORT_EVENT.detailType,
+      };
+      expect(allows({}, action, context), action).toBe(true);
+      expect(allows({}, action, { ...context, 'lambda:SourceFunctionArn': outside }), action).toBe(false);
+    }
+  });
+
+  it('names the function by the FunctionName the template gives it', () => {
+    const evaluator = new Evaluator(template, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', RuleName: 'custom' });
+    const name = String(evaluator.value(props(template, 'RemediateFunction')['FunctionName']!));
+    const arns = roleStatements(template, 'RemediateFunction', evaluator).flatMap((s) => {
+      const condition = s.Condition as { ArnEquals?: Record<string, string> } | undefined;
+      return condition?.ArnEquals?.['lambda:SourceFunctionArn'] ?? [];
+    });
+    expect(new Set(arns)).toEqual(new Set([`arn:aws:lambda:eu-west-1:111122223333:function:${name}`]));
+  });
+});
+
+describe.each(Object.entries(TEMPLATES))('reports forwarded to a central bus in %s', (_file, template) => {
+  const BUS = 'arn:aws:events:eu-west-1:999988887777:event-bus/eks-imds-guard-reports';
+  const parameters = { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', ExistingTopicArn: 'arn:aws:sns:eu-west-1:999988887777:central', CentralEventBusArn: BUS };
+  const evaluator = new Evaluator(template, parameters);
+  const statements = roleStatements(template, 'RemediateFunction', evaluator);
+
+  it('gives the function no topic and no right to publish to one: reports leave only as events', () => {
+    const environment = evaluator.value(props(template, 'RemediateFunction')['Environment']!) as { Variables: Record<string, string> };
+    expect(environment.Variables).not.toHaveProperty('TOPIC_ARN');
+    expect(allowedActions(statements)).not.toContain('sns:Publish');
+    expect(allowedActions(statements)).not.toContain('kms:Decrypt');
+  });
+
+  it('lets the function put only its report events, on its own default bus', () => {
+    const puts = statements.filter((s) => s.Effect === 'Allow' && list(s.Action).includes('events:PutEvents'));
+    expect(puts.flatMap((s) => list(s.Resource))).toEqual(['arn:aws:events:eu-west-1:111122223333:event-bus/default']);
+    expect(puts[0]!.Condition).toMatchObject({ StringEquals: { 'events:source': REPORT_EVENT.source, 'events:detail-type': REPORT_EVENT.detailType } });
+  });
+
+  it('forwards exactly those events, from this account, to the central bus with a role that may only put there', () => {
+    expect(evaluator.exists('ReportForwardRule')).toBe(true);
+    const rule = evaluator.value(props(template, 'ReportForwardRule') as JsonObject) as JsonObject;
+    expect(rule['EventPattern']).toEqual({
+      source: [REPORT_EVENT.source],
+      'detail-type': [REPORT_EVENT.detailType],
+      account: ['111122223333'],
+      detail: { configRuleName: ['eks-imds-guard'] },
+    });
+    expect(rule['Targets']).toEqual([{ Id: 'central-event-bus', Arn: BUS, RoleArn: '<ReportForwardRole.Arn>' }]);
+    const role = evaluator.value(props(template, 'ReportForwardRole') as JsonObject) as unknown as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
+    expect(role.Policies.flatMap((p) => p.PolicyDocument.Statement)).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: BUS }]);
+  });
+
+  it('keeps publishing to the topic when no central bus is given', () => {
+    const local = new Evaluator(template, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true' });
+    expect(local.exists('ReportForwardRule')).toBe(false);
+    expect(allowedActions(roleStatements(template, 'RemediateFunction', local))).toContain('sns:Publish');
   });
 });

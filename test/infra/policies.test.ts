@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build.ts';
+import { REPORT_EVENT } from '../../functions/remediate-imds/remediator.ts';
+import { arnLike } from './iam-conditions.ts';
 import { Evaluator, isObject, loadTemplate, props, resources, section, walk } from './templates.ts';
 import type { Json, JsonObject, TemplateName } from './templates.ts';
 
@@ -21,14 +23,14 @@ const POLICY_PROPERTY: Record<string, string> = {
   'AWS::SQS::QueuePolicy': 'PolicyDocument',
 };
 
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwner: '444455556666', EvaluateCodeSha256: 'a'.repeat(64), RemediateCodeSha256: 'b'.repeat(64) };
 const ORGANIZATION_REQUIRED = {
   TemplateURL: 'https://artifacts-eu-west-1.s3.eu-west-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
   TargetOrganizationalUnitIds: 'ou-abcd-12345678',
   TargetRegions: 'eu-west-1',
-  ArtifactBucketPrefix: 'artifacts',
-  ArtifactVersion: '1.0.0',
+  ...MEMBER_ARTIFACTS,
 };
+const CENTRAL_STACK_SET = 'eks-imds-guard';
 const CENTRAL = { ...ORGANIZATION_REQUIRED, CreateCentralTopic: 'true', OrganizationId: 'o-abcdefghij' };
 const SINGLE_ACCOUNT: Partial<Record<TemplateName, Record<string, string>>> = {
   sam: { EnableRemediation: 'true' },
@@ -50,12 +52,6 @@ function policyStatements(evaluator: Evaluator, template: JsonObject): { id: str
 function principals(statement: Statement): { aws: string[]; service: string[] } {
   if (statement.Principal === '*') return { aws: ['*'], service: [] };
   return { aws: list(statement.Principal.AWS), service: list(statement.Principal.Service) };
-}
-
-/** IAM's ArnLike: "*" any run of characters, "?" one character, case-sensitive. */
-function arnLike(pattern: string, arn: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`).test(arn);
 }
 
 describe.each(Object.entries(SINGLE_ACCOUNT))('%s', (name, parameters) => {
@@ -87,64 +83,95 @@ describe.each(Object.entries(SINGLE_ACCOUNT))('%s', (name, parameters) => {
     expect(new Set(keyServices)).toEqual(publishers);
   });
 
-  it('names the remediation role, and no other role, within IAM\'s 64 characters', () => {
+  it('names the remediation and report forwarding roles, and no other role, within IAM\'s 64 characters', () => {
     const named = Object.entries(resources(template))
       .filter(([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties?.['RoleName'] !== undefined)
       .map(([id]) => id);
-    expect(named).toEqual(['RemediateFunctionRole']);
+    expect(named.sort()).toEqual(['RemediateFunctionRole', 'ReportForwardRole']);
     // The longest RuleName the parameter allows, in a 16-character region (the longest today have 15).
     const pattern = new RegExp(`^(?:${String((section(template, 'Parameters')['RuleName'] as JsonObject)['AllowedPattern'])})$`, 'u');
     const longest = Math.max(...Array.from({ length: 100 }, (_, n) => n + 1).filter((n) => pattern.test('a'.repeat(n))));
-    const roleName = new Evaluator(template, { ...parameters, RuleName: 'a'.repeat(longest) }, { 'AWS::Region': 'xx-abcdefghij-1' }).value(
-      props(template, 'RemediateFunctionRole')['RoleName']!,
-    );
-    expect(String(roleName).length).toBeLessThanOrEqual(64);
+    const longestNames = new Evaluator(template, { ...parameters, RuleName: 'a'.repeat(longest) }, { 'AWS::Region': 'xx-abcdefghij-1' });
+    for (const id of named) expect(String(longestNames.value(props(template, id)['RoleName']!)).length, id).toBeLessThanOrEqual(64);
+    // EventBridge rule names stop at 64 characters too.
+    expect(String(longestNames.value(props(template, 'ReportForwardRule')['Name']!)).length).toBeLessThanOrEqual(64);
   });
 });
 
 describe('central topic of infra/organization.yaml', () => {
   const organization = loadTemplate('organization');
   const member = loadTemplate('member');
-  const statements = policyStatements(new Evaluator(organization, CENTRAL), organization);
-  const forAnyone = statements.filter(({ statement: s }) => s.Effect === 'Allow' && principals(s).aws.includes('*'));
+  const evaluator = new Evaluator(organization, CENTRAL);
+  const statements = policyStatements(evaluator, organization);
 
-  /** The member stack's remediation role ARN in another account, for a RuleName and region. */
-  const memberRoleArn = (ruleName: string, region: string, account = '444455556666') => {
-    const roleName = new Evaluator(member, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', RuleName: ruleName }, { 'AWS::Region': region }).value(
-      props(member, 'RemediateFunctionRole')['RoleName']!,
-    );
-    return `arn:aws:iam::${account}:role/${String(roleName)}`;
+  it('admits no principal of another account on the topic or its key: no member role can publish a report', () => {
+    const forAnyone = statements.filter(({ statement: s }) => s.Effect === 'Allow' && principals(s).aws.length > 0);
+    expect(forAnyone.map(({ id, statement }) => `${id}/${statement.Sid}`)).toEqual(['CentralTopicKey/AccountIamPolicies']);
+    expect(principals(forAnyone[0]!.statement).aws).toEqual(['arn:aws:iam::111122223333:root']);
+  });
+
+  it('takes reports only from the central bus\'s rule, which publishes events as EventBridge delivers them', () => {
+    const fromEvents = statements.filter(({ statement: s }) => s.Effect === 'Allow' && principals(s).service.includes('events.amazonaws.com'));
+    expect(fromEvents.map(({ id }) => id).sort()).toEqual(['CentralTopicKey', 'CentralTopicPolicy']);
+    const ruleArn = `arn:aws:events:eu-west-1:111122223333:rule/${CENTRAL_STACK_SET}-reports/central-topic`;
+    // The key spells the rule's ARN out (a !GetAtt would be a cycle): it must be the rule's real ARN.
+    const rule = props(organization, 'CentralReportRule');
+    expect(`arn:aws:events:eu-west-1:111122223333:rule/${String(evaluator.value(props(organization, 'CentralEventBus')['Name']!))}/${String(rule['Name'])}`).toBe(ruleArn);
+    for (const { id, statement } of fromEvents) {
+      expect(statement.Condition?.['ArnEquals']?.['aws:SourceArn'], id).toBe(id === 'CentralTopicKey' ? ruleArn : '<CentralReportRule.Arn>');
+    }
+    const evaluated = evaluator.value(rule as JsonObject) as JsonObject;
+    expect(evaluated['EventBusName']).toBe('<CentralEventBus>');
+    expect(evaluated['Targets']).toEqual([{ Id: 'central-topic', Arn: '<CentralTopic>' }]);
+    expect(evaluated).not.toHaveProperty('Targets.0.InputTransformer');
+  });
+
+  it('routes what the member stacks forward: same source and detail-type as the function puts', () => {
+    const memberPattern = props(member, 'ReportForwardRule')['EventPattern'] as JsonObject;
+    const centralPattern = props(organization, 'CentralReportRule')['EventPattern'] as JsonObject;
+    expect(centralPattern).toEqual({ source: [REPORT_EVENT.source], 'detail-type': [REPORT_EVENT.detailType] });
+    expect({ source: memberPattern['source'], 'detail-type': memberPattern['detail-type'] }).toEqual(centralPattern);
+  });
+
+  it('lets only accounts of the organization put only report events on the central bus', () => {
+    const policy = evaluator.value(props(organization, 'CentralEventBus')['Policy']!) as unknown as { Statement: Statement[] };
+    expect(policy.Statement).toHaveLength(1);
+    const [statement] = policy.Statement;
+    expect(list(statement!.Action)).toEqual(['events:PutEvents']);
+    expect(statement!.Condition).toEqual({
+      StringEquals: { 'aws:PrincipalOrgID': 'o-abcdefghij', 'events:source': REPORT_EVENT.source, 'events:detail-type': REPORT_EVENT.detailType },
+    });
+  });
+
+  /** A member stack's alarm ARN, named as the member template names it, in some account. */
+  const memberAlarmArns = (ruleName: string, region: string, account = '444455556666') => {
+    const memberEvaluator = new Evaluator(member, { ...MEMBER_ARTIFACTS, EnableRemediation: 'true', RuleName: ruleName }, { 'AWS::Region': region });
+    return Object.entries(resources(member))
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([id]) => `arn:aws:cloudwatch:${region}:${account}:alarm:${String(memberEvaluator.value(props(member, id)['AlarmName']!))}`);
   };
 
-  it('admits principals of any account only on the topic and its key, each with a role and an organization condition', () => {
-    expect(forAnyone.map(({ id, statement }) => `${id}/${statement.Sid}`).sort()).toEqual([
-      'CentralTopicKey/OrganizationRemediationRoles',
-      'CentralTopicPolicy/OrganizationRemediationRoles',
-    ]);
-    for (const { statement } of forAnyone) {
-      expect(statement.Condition?.['StringEquals']?.['aws:PrincipalOrgID']).toBe('o-abcdefghij');
-      expect(list(statement.Condition?.['ArnLike']?.['aws:PrincipalArn'])).toHaveLength(1);
+  it('names every alarm of the member stack "<RuleName>-...", or the central topic would refuse its notifications', () => {
+    for (const [id, r] of Object.entries(resources(member))) {
+      if (r.Type !== 'AWS::CloudWatch::Alarm') continue;
+      expect(r.Properties?.['AlarmName'], id).toEqual({ 'Fn::Sub': expect.stringMatching(/^\$\{RuleName\}-[a-z0-9-]+$/) });
     }
   });
 
-  it('matches the remediation role the member stacks create here, and nothing else', () => {
-    for (const { statement } of forAnyone) {
-      const [pattern] = list(statement.Condition!['ArnLike']!['aws:PrincipalArn']!);
-      expect(arnLike(pattern!, memberRoleArn('eks-imds-guard', 'eu-west-1'))).toBe(true);
-      expect(arnLike(pattern!, memberRoleArn('eks-imds-guard', 'eu-west-1', '777788889999'))).toBe(true);
-      // The same rule's role in another region, another rule's role, and other roles of a member account.
-      expect(arnLike(pattern!, memberRoleArn('eks-imds-guard', 'us-east-1'))).toBe(false);
-      expect(arnLike(pattern!, memberRoleArn('other-rule', 'eu-west-1'))).toBe(false);
-      expect(arnLike(pattern!, 'arn:aws:iam::444455556666:role/StackSet-eks-imds-guard-0b0e1f6c-EvaluateFunctionRole-AbC123')).toBe(false);
-      expect(arnLike(pattern!, 'arn:aws:iam::444455556666:role/Admin')).toBe(false);
-      expect(arnLike(pattern!, 'arn:aws:iam::444455556666:user/eks-imds-guard-remediate-eu-west-1')).toBe(false);
-    }
-  });
-
-  it('lets CloudWatch alarms publish only on behalf of the organization', () => {
+  it('admits the member stacks\' alarms by aws:SourceArn, not any alarm of the organization', () => {
     const alarms = statements.filter(({ statement: s }) => s.Effect === 'Allow' && principals(s).service.includes('cloudwatch.amazonaws.com'));
     expect(alarms.map(({ id }) => id).sort()).toEqual(['CentralTopicKey', 'CentralTopicPolicy']);
-    for (const { statement } of alarms) expect(statement.Condition?.['StringEquals']?.['aws:SourceOrgID']).toBe('o-abcdefghij');
+    for (const { statement } of alarms) {
+      expect(statement.Condition?.['StringEquals']?.['aws:SourceOrgID']).toBe('o-abcdefghij');
+      const [pattern] = list(statement.Condition?.['ArnLike']?.['aws:SourceArn']);
+      const ours = memberAlarmArns('eks-imds-guard', 'eu-west-1');
+      expect(ours.length).toBeGreaterThanOrEqual(3);
+      for (const arn of ours) expect(arnLike(pattern!, arn), arn).toBe(true);
+      for (const arn of [...memberAlarmArns('eks-imds-guard', 'us-east-1'), ...memberAlarmArns('other-rule', 'eu-west-1')]) {
+        expect(arnLike(pattern!, arn), arn).toBe(false);
+      }
+      expect(arnLike(pattern!, 'arn:aws:cloudwatch:eu-west-1:444455556666:alarm:billing-spike')).toBe(false);
+    }
   });
 
   it('deploys member stacks with the capability their named role needs, as sam deploy does', () => {
@@ -153,7 +180,7 @@ describe('central topic of infra/organization.yaml', () => {
     expect(samconfig).toMatch(/^capabilities = "CAPABILITY_NAMED_IAM"$/m);
   });
 
-  it('passes RuleName through, so the role names match', () => {
+  it('passes RuleName through, so the alarm names match', () => {
     const evaluated = new Evaluator(organization, { ...CENTRAL, RuleName: 'custom' }).value(props(organization, 'StackSet')['Parameters']!);
     expect(evaluated).toContainEqual({ ParameterKey: 'RuleName', ParameterValue: 'custom' });
   });

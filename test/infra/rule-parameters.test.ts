@@ -9,7 +9,7 @@ import {
 import { Evaluator, isObject, loadTemplate, props, section } from './templates.ts';
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwner: '444455556666', EvaluateCodeSha256: 'a'.repeat(64), RemediateCodeSha256: 'b'.repeat(64) };
 
 const REMEDIATION_ENVIRONMENT = [
   'CONFIG_RULE_NAME',

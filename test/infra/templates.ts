@@ -22,7 +22,9 @@ export const ORGANIZATION_REQUIRED_PARAMETERS = {
   TargetOrganizationalUnitIds: 'ou-abcd-12345678',
   TargetRegions: 'us-east-1',
   ArtifactBucketPrefix: 'artifacts',
-  ArtifactVersion: '1.0.0',
+  ArtifactBucketOwner: '444455556666',
+  EvaluateCodeSha256: 'a'.repeat(64),
+  RemediateCodeSha256: 'b'.repeat(64),
 } as const;
 
 export function loadTemplate(name: TemplateName): JsonObject {

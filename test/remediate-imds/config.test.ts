@@ -64,7 +64,6 @@ describe('loadRemediationConfig', () => {
     [{ IMDSV1_LOOKBACK_HOURS: '361' }, 'IMDSV1_LOOKBACK_HOURS must be an integer from 1 to 360, got "361"'],
     [{ IMDSV1_LOOKBACK_HOURS: '1.5' }, 'IMDSV1_LOOKBACK_HOURS must be an integer from 1 to 360, got "1.5"'],
     [{ TOPIC_ARN: 'my-topic' }, 'TOPIC_ARN must be an SNS topic ARN'],
-    [{ TOPIC_ARN: undefined }, 'TOPIC_ARN is required'],
     [{ CONFIG_RULE_NAME: undefined }, 'CONFIG_RULE_NAME is required'],
     [{ AWS_REGION: undefined }, 'AWS_REGION is required'],
     [{ DEAD_LETTER_QUEUE_URL: undefined }, 'DEAD_LETTER_QUEUE_URL is required'],
@@ -84,6 +83,12 @@ describe('loadRemediationConfig', () => {
     expect(loadRemediationConfig({ ...required, TOPIC_ARN: 'arn:aws-cn:sns:cn-north-1:444455556666:findings.fifo' }).topicRegion).toBe('cn-north-1');
   });
 
+  it('reports over EventBridge only when TOPIC_ARN is unset or empty (a member forwarding to a central bus)', () => {
+    for (const topic of [undefined, '']) {
+      expect(loadRemediationConfig({ ...required, TOPIC_ARN: topic })).toMatchObject({ topicArn: undefined, topicRegion: REGION, fifoTopic: false });
+    }
+  });
+
   it('refuses the ledger tag as the exemption tag (every changed node would become exempt)', () => {
     const problems = problemsOf({ ...required, RULE_PARAMETERS: JSON.stringify({ ExemptionTagKey: LEDGER_TAG_KEY }) });
     expect(problems).toEqual([
@@ -93,10 +98,9 @@ describe('loadRemediationConfig', () => {
 
   it('lists every problem at once', () => {
     const problems = problemsOf({ REMEDIATION_MODE: 'x', IMDSV1_GUARD: 'x', RULE_PARAMETERS: '[]' });
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(7);
     expect(problems.map((p) => p.split(' ')[0])).toEqual([
       'CONFIG_RULE_NAME',
-      'TOPIC_ARN',
       'REMEDIATION_MODE',
       'IMDSV1_GUARD',
       'REMEDIATION_QUEUE_URL',

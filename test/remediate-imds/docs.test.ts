@@ -17,7 +17,7 @@ describe('docs/remediation.md', () => {
 });
 
 describe('AWS calls', () => {
-  it('uses exactly the six commands the role allows', () => {
+  it('uses exactly the seven commands the role allows', () => {
     // The handler and everything it imports, shared code included.
     const commands = deriveAwsCalls('functions/remediate-imds/handler.ts').actions.map((action) => action.split(':')[1]);
     expect([...commands].sort()).toEqual([
@@ -26,6 +26,7 @@ describe('AWS calls', () => {
       'GetMetricStatistics',
       'ModifyInstanceMetadataOptions',
       'Publish',
+      'PutEvents',
       'SendMessage',
     ]);
   });

@@ -1,5 +1,6 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -13,6 +14,7 @@ export const ec2Mock = mockClient(EC2Client);
 export const cloudwatchMock = mockClient(CloudWatchClient);
 export const snsMock = mockClient(SNSClient);
 export const sqsMock = mockClient(SQSClient);
+export const eventsMock = mockClient(EventBridgeClient);
 
 export const START = Date.parse('2026-11-20T09:15:10Z');
 
@@ -21,6 +23,8 @@ export function resetMocks(): void {
   cloudwatchMock.reset();
   snsMock.reset();
   sqsMock.reset();
+  eventsMock.reset();
+  eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '6f0c2f4e-0000-4000-8000-000000000001' }] });
   cloudwatchMock.on(GetMetricStatisticsCommand).resolves({ Label: 'MetadataNoToken', Datapoints: [] });
   snsMock.on(PublishCommand).resolves({ MessageId: 'b1c2d3e4-0000-4000-8000-000000000001' });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'd1e2f3a4-0000-4000-8000-000000000001' });
@@ -49,6 +53,7 @@ export function aHarness(options: { config?: RemediationConfig; remainingMs?: nu
     cloudwatch: new CloudWatchClient({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
     sqs: new SQSClient({ region: REGION }),
+    events: new EventBridgeClient({ region: REGION }),
     config: options.config ?? aConfig({ REMEDIATION_MODE: 'enforce' }),
     accountId: ACCOUNT,
     logger: options.logger ?? silentLogger,

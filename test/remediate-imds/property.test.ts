@@ -152,10 +152,13 @@ describe('property: ModifyInstanceMetadataOptions', () => {
           expect(sent).toBeLessThanOrEqual(max);
           const current = s.instance?.hopLimit;
           if (current !== undefined && current <= max) expect(sent).toBeGreaterThanOrEqual(current);
-          if (s.params.requireHttpEndpoint) expect(input.HttpEndpoint).toBe('enabled');
-          // Tokens are enforced unless the guard saw IMDSv1 calls.
+          // Only what the remediation role allows: the endpoint enabled when required, else untouched.
+          expect(input.HttpEndpoint).toBe(s.params.requireHttpEndpoint ? 'enabled' : undefined);
+          // Tokens are enforced unless the guard saw IMDSv1 calls; then they are left out, never "optional".
           const held = s.guard && s.imdsv1Calls > 0 && s.instance?.httpTokens !== 'required';
-          expect(input.HttpTokens).toBe(held ? s.instance?.httpTokens : 'required');
+          expect(input.HttpTokens).toBe(held ? undefined : 'required');
+          expect(input.HttpProtocolIpv6).toBeUndefined();
+          expect(input.InstanceMetadataTags).toBeUndefined();
         }
 
         // And the converse: an eligible node with a metadata problem this function may fix is fixed.

@@ -1,11 +1,12 @@
 import { GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand, DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../functions/shared/errors.ts';
 import { MAX_SUBJECT_LENGTH } from '../../functions/remediate-imds/notification.ts';
 import { LEDGER_TAG_KEY, parseLedger } from '../../functions/remediate-imds/ledger.ts';
-import { NotificationDeliveryError, remediateEvent } from '../../functions/remediate-imds/remediator.ts';
+import { NotificationDeliveryError, REPORT_EVENT, remediateEvent } from '../../functions/remediate-imds/remediator.ts';
 import {
   ACCOUNT,
   aComplianceChangeEvent,
@@ -24,6 +25,7 @@ import {
 import {
   aHarness,
   cloudwatchMock,
+  eventsMock,
   ec2Mock,
   onlyPublished,
   publishedMessages,
@@ -174,7 +176,7 @@ describe('skips, with the reason, from the instance as it is now', () => {
 });
 
 describe('enforce mode', () => {
-  it('raises hop limit 1 to 2, sends every field explicitly, verifies and reports remediated', async () => {
+  it('raises hop limit 1 to 2, sends the fields the rule sets, verifies and reports remediated', async () => {
     const ec2 = fakeEc2(ec2Mock, anEksNode({ hopLimit: 1 }));
     const harness = aHarness();
     const result = await remediateEvent(aComplianceChangeEvent(), harness.deps);
@@ -199,8 +201,6 @@ describe('enforce mode', () => {
         HttpTokens: 'required',
         HttpPutResponseHopLimit: 2,
         HttpEndpoint: 'enabled',
-        HttpProtocolIpv6: 'disabled',
-        InstanceMetadataTags: 'disabled',
       },
     ]);
     // Tokens were already required: the guard has nothing to look at.
@@ -261,7 +261,8 @@ describe('enforce mode', () => {
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
 
     expect(result).toMatchObject({ outcome: 'partially-remediated', modified: true, verified: true });
-    expect(ec2.modifications[0]).toMatchObject({ HttpTokens: 'optional', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' });
+    // HttpTokens is left out (EC2 keeps it): the role may never send "optional".
+    expect(ec2.modifications).toEqual([{ InstanceId: INSTANCE_ID, HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' }]);
     const { report, message, attributes } = onlyPublished();
     expect(attributes).toMatchObject({ outcome: 'partially-remediated', actionRequired: 'true' });
     expect(report.imdsv1Guard).toEqual({ enabled: true, lookbackHours: 48, imdsv1Calls: 37, tokensHeldBack: true });
@@ -307,11 +308,12 @@ describe('enforce mode', () => {
     expect(onlyPublished().report.changes).toEqual([{ field: 'HttpEndpoint', from: 'disabled', to: 'enabled' }]);
   });
 
-  it('leaves a disabled endpoint disabled when RequireHttpEndpoint is false', async () => {
+  it('leaves a disabled endpoint disabled when RequireHttpEndpoint is false, by not sending it', async () => {
     const ec2 = fakeEc2(ec2Mock, anEksNode({ hopLimit: 1, httpEndpoint: 'disabled' }));
     const config = enforce({ RULE_PARAMETERS: '{"RequireHttpEndpoint":"false"}' });
-    await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
-    expect(ec2.modifications[0]).toMatchObject({ HttpEndpoint: 'disabled', HttpPutResponseHopLimit: 2 });
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
+    expect(ec2.modifications).toEqual([{ InstanceId: INSTANCE_ID, HttpTokens: 'required', HttpPutResponseHopLimit: 2 }]);
+    expect(result).toMatchObject({ outcome: 'remediated', verified: true });
   });
 
   it('cannot attach an instance profile: reports the action, modifies nothing', async () => {
@@ -455,8 +457,6 @@ describe('notify mode', () => {
       HttpTokens: 'required',
       HttpPutResponseHopLimit: 2,
       HttpEndpoint: 'enabled',
-      HttpProtocolIpv6: 'disabled',
-      InstanceMetadataTags: 'disabled',
       DryRun: true,
     });
     expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
@@ -865,5 +865,41 @@ describe('notification format', () => {
     fakeEc2(ec2Mock, undefined);
     await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
     expect(onlyPublished().attributes.cluster).toBe('unknown');
+  });
+});
+
+describe('the report on EventBridge', () => {
+  it('puts the same report on the default bus, as source eks-imds-guard, for a central bus to receive', async () => {
+    fakeEc2(ec2Mock, anEksNode({ hopLimit: 1 }));
+    await remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+
+    const calls = eventsMock.commandCalls(PutEventsCommand);
+    expect(calls).toHaveLength(1);
+    const [entry, ...more] = calls[0]!.args[0].input.Entries ?? [];
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ Source: REPORT_EVENT.source, DetailType: REPORT_EVENT.detailType });
+    // No EventBusName: the account's default bus, where the member stack's rule forwards it.
+    expect(entry?.EventBusName).toBeUndefined();
+    expect(JSON.parse(entry!.Detail!)).toEqual(onlyPublished().report);
+  });
+
+  it('reports over EventBridge only when no topic is configured', async () => {
+    const ec2 = fakeEc2(ec2Mock, anEksNode({ hopLimit: 1 }));
+    const config = enforce({ TOPIC_ARN: '' });
+    const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ config }).deps);
+
+    expect(result).toMatchObject({ outcome: 'remediated', published: true });
+    expect(ec2.modifications).toHaveLength(1);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+    const detail = JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!);
+    expect(detail).toMatchObject({ outcome: 'remediated', instanceId: INSTANCE_ID, accountId: ACCOUNT, region: REGION });
+  });
+
+  it('fails the invocation when EventBridge refuses the entry, so the retry sends it again', async () => {
+    fakeEc2(ec2Mock, anEksNode({ hopLimit: 1 }));
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }] });
+    const attempt = remediateEvent(aComplianceChangeEvent(), aHarness().deps);
+    await expect(attempt).rejects.toBeInstanceOf(NotificationDeliveryError);
+    await expect(attempt).rejects.toThrow(/PutEvents refused the report: InternalFailure try again/);
   });
 });

@@ -3,7 +3,7 @@
 // deletion, and rule parameters that fit AWS Config's InputParameters limit.
 import { describe, expect, it } from 'vitest';
 import { RULE_PARAMETER_NAMES } from '../../functions/shared/parameters.ts';
-import { Evaluator, isObject, loadTemplate, props, resource, resources, section, walk } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, ORGANIZATION_REQUIRED_PARAMETERS, props, resource, resources, section, walk } from './templates.ts';
 import type { JsonObject } from './templates.ts';
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
@@ -12,7 +12,8 @@ const ALL_TEMPLATES = {
   'infra/organization.yaml': loadTemplate('organization'),
   'infra/artifact-bucket.yaml': loadTemplate('artifactBucket'),
 };
-const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactVersion: '1.0.0' };
+const { ArtifactBucketPrefix, ArtifactBucketOwner, EvaluateCodeSha256, RemediateCodeSha256 } = ORGANIZATION_REQUIRED_PARAMETERS;
+const MEMBER_ARTIFACTS = { ArtifactBucketPrefix, ArtifactBucketOwner, EvaluateCodeSha256, RemediateCodeSha256 };
 
 /** AWS Config's limit on a rule's InputParameters (the JSON text). */
 const INPUT_PARAMETERS_LIMIT = 1024;
@@ -186,13 +187,7 @@ describe('infra/organization.yaml StackSet', () => {
   });
 
   it('passes RemediationMaxConcurrency to every member stack', () => {
-    const passed = new Evaluator(organization, {
-      TemplateURL: 'https://artifacts-us-east-1.s3.us-east-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
-      TargetOrganizationalUnitIds: 'ou-abcd-12345678',
-      TargetRegions: 'us-east-1',
-      ...MEMBER_ARTIFACTS,
-      RemediationMaxConcurrency: '5',
-    }).value(props(organization, 'StackSet')['Parameters']!);
+    const passed = new Evaluator(organization, { ...ORGANIZATION_REQUIRED_PARAMETERS, RemediationMaxConcurrency: '5' }).value(props(organization, 'StackSet')['Parameters']!);
     expect(passed).toContainEqual({ ParameterKey: 'RemediationMaxConcurrency', ParameterValue: '5' });
     expect(resource(organization, 'StackSet').Type).toBe('AWS::CloudFormation::StackSet');
   });

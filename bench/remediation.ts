@@ -136,8 +136,8 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     const known = new Set<string>(Object.values(REMEDIATION_OPS));
     const unexpected = Object.fromEntries(emulator.requests.entries().filter(([key]) => !known.has(key)));
     const lowerBoundPerNode: Record<Op, number> = {
-      // The read that decides, and one read back once the change is applied.
-      describe: 2,
+      // The read that decides, the read that confirms the ledger claim, and one read back once the change is applied.
+      describe: 3,
       modify: 1,
       // The ledger tag: `unnotified` before the change, `notified` once the report is out.
       tag: 2,

@@ -1,9 +1,13 @@
 /**
- * `npm run scan`: the rule's judgement against a real account, read-only (DescribeInstances
- * only), with the default credential chain. Exit 0 = all compliant, 1 = some non-compliant,
- * 2 = error.
+ * `npm run scan`: both rules' judgements against a real account, read-only, with the default
+ * credential chain: the nodes (DescribeInstances), then what launches them (Auto Scaling groups,
+ * launch templates, the account's IMDS defaults). Exit 0 = all compliant, 1 = some
+ * non-compliant, 2 = error.
  */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createSourcesRule } from '../functions/evaluate-sources/rule.ts';
 import { annotate } from '../functions/shared/annotation.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
@@ -12,10 +16,22 @@ import { clientOptions, EXIT, explainAwsError, oneOf, parseCommandLine, parseOrE
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
 
+const READ_ACTIONS = [
+  'ec2:DescribeInstances',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeLaunchTemplateVersions',
+  'ec2:DescribeImages',
+  'ec2:GetInstanceMetadataDefaults',
+  'autoscaling:DescribeAutoScalingGroups',
+  'autoscaling:DescribeLaunchConfigurations',
+  'sts:GetCallerIdentity',
+];
+
 export const USAGE = `Usage: npm run scan -- [--region R] [--profile P] [--cluster NAME]... [--format table|json] [Param=Value]...
 
-Reads every EKS node in one region (DescribeInstances only) and judges its IMDS settings
-exactly as the AWS Config rule does.
+Reads every EKS node in one region and judges its IMDS settings exactly as the AWS Config rule
+does; then the Auto Scaling groups and launch templates nodes launch from, and the account's IMDS
+defaults, as the sources rule does. Read-only: ${READ_ACTIONS.join(', ')}.
 
 Options:
   --region R        AWS region (default: AWS_REGION or the profile's region)
@@ -36,6 +52,14 @@ interface ScanRow {
   readonly annotation: string;
 }
 
+
+interface SourceRow {
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly compliance: ComplianceType;
+  readonly annotation: string;
+}
+
 interface ScanOptions {
   readonly region?: string;
   readonly profile?: string;
@@ -48,8 +72,12 @@ export async function runScan(argv: readonly string[], io: CliIo): Promise<numbe
   if (typeof options === 'number') return options;
 
   const ec2 = new EC2Client(clientOptions(options));
+  const autoscaling = new AutoScalingClient(clientOptions(options));
+  const sts = new STSClient(clientOptions(options));
   const rows: ScanRow[] = [];
+  const sources: SourceRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  const sourceCounts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
   try {
     for await (const page of sweepEksNodes(ec2, options.params, new Date())) {
       for (const judgement of page) {
@@ -64,17 +92,45 @@ export async function runScan(argv: readonly string[], io: CliIo): Promise<numbe
       }
       io.stderr(`scan: ${rows.length} instance(s) read\n`);
     }
+    const { Account: accountId = '' } = await sts.send(new GetCallerIdentityCommand({}));
+    const rule = createSourcesRule({ ec2, autoscaling, accountId, logger: SILENT });
+    for await (const page of rule.sweep(options.params, new Date())) {
+      for (const verdict of page) {
+        sourceCounts[verdict.compliance]++;
+        sources.push({ resourceType: verdict.resourceType, resourceId: verdict.resourceId, compliance: verdict.compliance, annotation: verdict.annotation });
+      }
+    }
+    io.stderr(`scan: ${sources.length} source(s) read\n`);
   } catch (error) {
-    io.stderr(`scan: ${explainAwsError(error, { action: 'ec2:DescribeInstances', needs: 'The scan needs only that one read-only action.' })}\n`);
+    io.stderr(`scan: ${explainAwsError(error, { action: 'one of its read-only actions', needs: `The scan needs only read-only actions: ${READ_ACTIONS.join(', ')}.` })}\n`);
     return EXIT.error;
   } finally {
     ec2.destroy();
+    autoscaling.destroy();
+    sts.destroy();
   }
 
   // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
-  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows };
-  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts));
-  return counts.NON_COMPLIANT > 0 ? EXIT.findings : EXIT.compliant;
+  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows, sourceCounts, sources };
+  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(rows, counts)}\n${renderSources(sources, sourceCounts)}`);
+  return counts.NON_COMPLIANT + sourceCounts.NON_COMPLIANT > 0 ? EXIT.findings : EXIT.compliant;
+}
+
+const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
+
+const SHORT_TYPES: Readonly<Record<string, string>> = {
+  'AWS::AutoScaling::AutoScalingGroup': 'group',
+  'AWS::EC2::LaunchTemplate': 'template',
+  'AWS::::Account': 'account',
+};
+
+function renderSources(rows: readonly SourceRow[], counts: Record<ComplianceType, number>): string {
+  const table = formatTable(
+    ['SOURCE', 'ID', 'RESULT', 'DETAIL'],
+    rows.map((r) => [SHORT_TYPES[r.resourceType] ?? r.resourceType, r.resourceId, r.compliance, r.annotation]),
+  );
+  const summary = `${rows.length} source(s): ${counts.COMPLIANT} compliant, ${counts.NON_COMPLIANT} non-compliant, ${counts.NOT_APPLICABLE} not applicable`;
+  return `${table}\n\n${summary}\n`;
 }
 
 function parseScanArgs(argv: readonly string[]): ScanOptions | 'help' {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AwsError, EmulatorUsageError } from './errors.ts';
 import { formBoolean, formInteger, formList, indexes } from './form.ts';
+import { dryRunError, readMetadataOptions, writeMetadataOptions } from './metadata-form.ts';
 import {
   copyInstance,
   createInstance,
@@ -201,7 +202,7 @@ export class Ec2Service {
       if (instance === undefined) throw new AwsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
       return instance;
     });
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     for (const instance of instances) {
       for (const { key, value } of tags) instance.tags[key] = value;
     }
@@ -227,7 +228,7 @@ export class Ec2Service {
       );
     }
     const predicate = compileFilters(form);
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     const pageSize = maxResults ?? Number.MAX_SAFE_INTEGER;
 
     let page: readonly string[];
@@ -304,7 +305,7 @@ export class Ec2Service {
     if (instanceId === null || instanceId === '') {
       throw new AwsError('MissingParameter', "The request must contain the parameter 'InstanceId'");
     }
-    const requested = readRequestedOptions(form);
+    const requested = readMetadataOptions(form);
     if (!INSTANCE_ID_PATTERN.test(instanceId)) throw new AwsError('InvalidInstanceID.Malformed', `Invalid id: "${instanceId}"`);
     const instance = this.#instances.get(instanceId);
     if (instance === undefined) {
@@ -317,7 +318,7 @@ export class Ec2Service {
         403,
       );
     }
-    if (formBoolean(form, 'DryRun')) throw dryRun();
+    if (formBoolean(form, 'DryRun')) throw dryRunError();
     if (instance.state === 'terminated' || instance.state === 'shutting-down') {
       throw new AwsError(
         'IncorrectInstanceState',
@@ -361,47 +362,6 @@ export class Ec2Service {
     if (instance === undefined) throw new EmulatorUsageError(`no instance ${instanceId} in the emulator`);
     return instance;
   }
-}
-
-function dryRun(): AwsError {
-  return new AwsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
-}
-
-const TOKENS = new Set(['optional', 'required']);
-const TOGGLES = new Set(['enabled', 'disabled']);
-
-function readRequestedOptions(form: URLSearchParams): Partial<Omit<MetadataOptions, 'state'>> {
-  const requested: Partial<Omit<MetadataOptions, 'state'>> = {};
-  const tokens = form.get('HttpTokens');
-  if (tokens !== null) {
-    if (!TOKENS.has(tokens)) throw invalidValue('HttpTokens', tokens);
-    requested.httpTokens = tokens as MetadataOptions['httpTokens'];
-  }
-  const hopLimit = formInteger(form, 'HttpPutResponseHopLimit');
-  if (hopLimit !== undefined) {
-    if (hopLimit < 1 || hopLimit > 64) {
-      throw new AwsError(
-        'InvalidParameterValue',
-        `The value '${hopLimit}' for HttpPutResponseHopLimit is invalid. Specify a value between 1 and 64.`,
-      );
-    }
-    requested.httpPutResponseHopLimit = hopLimit;
-  }
-  for (const [param, field] of [
-    ['HttpEndpoint', 'httpEndpoint'],
-    ['HttpProtocolIpv6', 'httpProtocolIpv6'],
-    ['InstanceMetadataTags', 'instanceMetadataTags'],
-  ] as const) {
-    const value = form.get(param);
-    if (value === null) continue;
-    if (!TOGGLES.has(value)) throw invalidValue(param, value);
-    requested[field] = value as MetadataOptions[typeof field];
-  }
-  return requested;
-}
-
-function invalidValue(param: string, value: string): AwsError {
-  return new AwsError('InvalidParameterValue', `Value (${value}) for parameter ${param} is invalid.`);
 }
 
 function compileFilters(form: URLSearchParams): Predicate {
@@ -499,14 +459,3 @@ function writeInstance(xml: XmlWriter, instance: Instance): void {
   xml.close('item');
 }
 
-function writeMetadataOptions(xml: XmlWriter, element: string, options: MetadataOptions): void {
-  xml
-    .open(element)
-    .leaf('state', options.state)
-    .leaf('httpTokens', options.httpTokens)
-    .leaf('httpPutResponseHopLimit', options.httpPutResponseHopLimit)
-    .leaf('httpEndpoint', options.httpEndpoint)
-    .leaf('httpProtocolIpv6', options.httpProtocolIpv6)
-    .leaf('instanceMetadataTags', options.instanceMetadataTags)
-    .close(element);
-}

@@ -19,3 +19,7 @@ export {
   type ReceivedMessage,
 } from './invocations.ts';
 export type { QueuedMessage } from './sqs.ts';
+export type { AccountMetadataDefaults, DeclaredOptions, ImageSpec, LaunchTemplate, LaunchTemplateSpec, LaunchTemplateVersionSpec, TagSpecification } from './launch-templates.ts';
+export type { AutoScalingGroup, AutoScalingGroupSpec, GroupTag, LaunchConfigurationSpec, TemplateRef } from './autoscaling.ts';
+export { seedSourcesFleet, type SourceMember } from './sources-fleet.ts';
+export { sourceChangeInvocation, type SourceChangeOptions } from './source-invocations.ts';

@@ -19,7 +19,7 @@ export interface ConfigRuleInvocation {
   evaluationMode: 'DETECTIVE';
 }
 
-interface RuleOptions {
+export interface RuleOptions {
   ruleName: string;
   ruleParameters?: Record<string, string>;
   /** notificationCreationTime, and the time the result token says the rule was invoked. */
@@ -153,7 +153,7 @@ export function lambdaContext(emulator: Emulator, functionName: string, timeoutM
   };
 }
 
-function invocation(emulator: Emulator, options: RuleOptions, at: Date, eventLeftScope: boolean, invokingEvent: object): ConfigRuleInvocation {
+export function invocation(emulator: Emulator, options: RuleOptions, at: Date, eventLeftScope: boolean, invokingEvent: object): ConfigRuleInvocation {
   const rule = emulator.config.createRule(options.ruleName);
   const event: ConfigRuleInvocation = {
     version: '1.0',

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { AwsError } from './errors.ts';
 import { XmlWriter } from './xml.ts';
 
-export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs' | 'events';
+export type ServiceName = 'ec2' | 'config' | 'sns' | 'cloudwatch' | 'sqs' | 'events' | 'autoscaling' | 'sts';
 
 export interface HttpAnswer {
   status: number;
@@ -23,8 +23,8 @@ const JSON_TARGETS: Readonly<Record<string, ServiceName>> = {
 };
 
 /** SigV4 scope names; the query API version is the fallback for unsigned requests. */
-const QUERY_SERVICES: Readonly<Record<string, ServiceName>> = { ec2: 'ec2', sns: 'sns' };
-const QUERY_VERSIONS: Readonly<Record<string, ServiceName>> = { '2016-11-15': 'ec2', '2010-03-31': 'sns' };
+const QUERY_SERVICES: Readonly<Record<string, ServiceName>> = { ec2: 'ec2', sns: 'sns', autoscaling: 'autoscaling', sts: 'sts' };
+const QUERY_VERSIONS: Readonly<Record<string, ServiceName>> = { '2016-11-15': 'ec2', '2010-03-31': 'sns', '2011-01-01': 'autoscaling', '2011-06-15': 'sts' };
 
 export function parseRequest(headers: IncomingHttpHeaders, body: string): ParsedRequest {
   const target = headers['x-amz-target'];
@@ -64,8 +64,14 @@ export function parseRequest(headers: IncomingHttpHeaders, body: string): Parsed
   return { kind: 'query', service, operation: action, form };
 }
 
+const QUERY_NAMESPACES = {
+  sns: 'http://sns.amazonaws.com/doc/2010-03-31/',
+  autoscaling: 'http://autoscaling.amazonaws.com/doc/2011-01-01/',
+  sts: 'https://sts.amazonaws.com/doc/2011-06-15/',
+} as const;
+
 export function unknownOperation(service: ServiceName, operation: string): AwsError {
-  if (service === 'ec2' || service === 'sns') {
+  if (service === 'ec2' || service === 'sns' || service === 'autoscaling' || service === 'sts') {
     return new AwsError('InvalidAction', `The action ${operation} is not valid for this web service.`);
   }
   return new AwsError('UnknownOperationException', `Unknown operation ${operation}`);
@@ -126,9 +132,11 @@ export function errorAnswer(service: ServiceName | undefined, error: AwsError, r
         },
         body: JSON.stringify({ __type: `com.amazonaws.sqs#${error.code}`, message: error.message }),
       };
-    case 'sns': {
+    case 'sns':
+    case 'autoscaling':
+    case 'sts': {
       const xml = new XmlWriter()
-        .open('ErrorResponse', 'http://sns.amazonaws.com/doc/2010-03-31/')
+        .open('ErrorResponse', QUERY_NAMESPACES[service])
         .open('Error')
         .leaf('Type', error.fault)
         .leaf('Code', error.code)
@@ -176,6 +184,16 @@ export function injectedError(service: ServiceName, kind: 'throttle' | 'server-e
     events: {
       throttle: new AwsError('ThrottlingException', 'Rate exceeded', 400),
       'server-error': new AwsError('InternalException', 'An internal error occurred.', 500),
+      unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
+    },
+    sts: {
+      throttle: new AwsError('Throttling', 'Rate exceeded', 400),
+      'server-error': new AwsError('InternalFailure', 'An internal error occurred.', 500),
+      unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
+    },
+    autoscaling: {
+      throttle: new AwsError('Throttling', 'Rate exceeded', 400),
+      'server-error': new AwsError('InternalFailure', 'An internal error occurred.', 500),
       unavailable: new AwsError('ServiceUnavailable', 'Service is unavailable.', 503),
     },
     cloudwatch: {

@@ -7,6 +7,7 @@ import { ConfigService, type ComplianceChangeEvent, type StoredEvaluation } from
 import { ConfigAggregatorService, type SeededEvaluation } from './config-aggregator.ts';
 import { Counter } from './counter.ts';
 import { Ec2Service, type LaunchOptions, type MetadataChange, type StateChangeEvent } from './ec2.ts';
+import { AutoScalingService, type AutoScalingGroupSpec, type LaunchConfigurationSpec } from './autoscaling.ts';
 import { AwsError } from './errors.ts';
 import { EventsService, type PutEvent } from './events.ts';
 import { Faults } from './faults.ts';
@@ -21,8 +22,10 @@ import {
   type HttpAnswer,
   type ParsedRequest,
 } from './protocol.ts';
+import { LaunchTemplateService, type AccountMetadataDefaults, type ImageSpec, type LaunchTemplateSpec } from './launch-templates.ts';
 import { SnsService, type PublishedMessage } from './sns.ts';
 import { SqsService } from './sqs.ts';
+import { StsService } from './sts.ts';
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -53,6 +56,10 @@ export class Emulator {
   readonly cloudwatch: CloudWatchService;
   readonly sqs: SqsService;
   readonly eventBridge: EventsService;
+  /** Launch templates and versions, the account's IMDS defaults and AMIs (EC2 operations). */
+  readonly launchTemplates: LaunchTemplateService;
+  readonly autoscaling: AutoScalingService;
+  readonly sts: StsService;
   readonly faults = new Faults();
   /** Operations (`config:GetAggregateComplianceDetailsByConfigRule`) answered as the caller's IAM policy forbidding them. */
   readonly deniedOperations = new Set<string>();
@@ -87,6 +94,47 @@ export class Emulator {
     this.cloudwatch = new CloudWatchService();
     this.sqs = new SqsService({ accountId: options.accountId, region: options.region, origin: () => this.url });
     this.eventBridge = new EventsService({ accountId: options.accountId, region: options.region });
+    this.launchTemplates = new LaunchTemplateService({ accountId: options.accountId, region: options.region });
+    this.autoscaling = new AutoScalingService({
+      accountId: options.accountId,
+      region: options.region,
+      launch: (spec) => this.ec2.add(spec),
+      templates: this.launchTemplates,
+    });
+    this.sts = new StsService(options.accountId);
+    this.#ec2Operations = { ...this.ec2.operations, ...this.launchTemplates.operations };
+  }
+
+  readonly #ec2Operations: Record<string, (form: URLSearchParams, requestId: string) => string>;
+
+  addLaunchTemplate(spec: LaunchTemplateSpec = {}): string {
+    return this.launchTemplates.add(spec);
+  }
+
+  /** Sets GetInstanceMetadataDefaults' answer; absent fields are "no preference". */
+  setAccountMetadataDefaults(defaults: AccountMetadataDefaults): void {
+    this.launchTemplates.setAccountDefaults(defaults);
+  }
+
+  addImage(image: ImageSpec): void {
+    this.launchTemplates.addImage(image);
+  }
+
+  addLaunchConfiguration(spec: LaunchConfigurationSpec): void {
+    this.autoscaling.addLaunchConfiguration(spec);
+  }
+
+  /** Creates the group and launches its desired capacity from what it names, as Auto Scaling would. */
+  addAutoScalingGroup(spec: AutoScalingGroupSpec): string {
+    return this.autoscaling.add(spec);
+  }
+
+  /**
+   * Launches one instance from a launch template (RunInstances/CreateFleet with no metadata
+   * options of their own, as Karpenter does): options resolved as EC2 would, the template's instance tags.
+   */
+  launchFromTemplate(idOrName: string, version?: string, tags: Record<string, string> = {}): string {
+    return this.ec2.add(this.launchTemplates.instanceSpecFor(idOrName, version, tags));
   }
 
   /** Environment for a process under test that builds its own SDK clients. */
@@ -263,7 +311,16 @@ export class Emulator {
 
   #handler(request: Exclude<ParsedRequest, { kind: 'unroutable' }>, requestId: string): (() => HttpAnswer) | undefined {
     if (request.kind === 'query') {
-      const operations = request.service === 'ec2' ? this.ec2.operations : request.service === 'sns' ? this.sns.operations : {};
+      const operations =
+        request.service === 'ec2'
+          ? this.#ec2Operations
+          : request.service === 'sns'
+            ? this.sns.operations
+            : request.service === 'autoscaling'
+              ? this.autoscaling.operations
+              : request.service === 'sts'
+                ? this.sts.operations
+                : {};
       const op = operations[request.operation];
       return op === undefined ? undefined : () => xmlAnswer(op(request.form, requestId), requestId);
     }

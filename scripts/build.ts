@@ -11,6 +11,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Each deployable function: its folder name under dist/ and its entry point (repo-relative). */
 export const FUNCTIONS = [
   { name: 'evaluate-imds', entry: 'functions/evaluate-imds/handler.ts', samResource: 'EvaluateFunction' },
+  { name: 'evaluate-sources', entry: 'functions/evaluate-sources/handler.ts', samResource: 'EvaluateSourcesFunction' },
   { name: 'remediate-imds', entry: 'functions/remediate-imds/handler.ts', samResource: 'RemediateFunction' },
 ] as const;
 

@@ -3,6 +3,7 @@
  * AWS Config, SNS, CloudWatch and SQS holds a realistic EKS fleet; the real Lambda handlers reach it
  * only through the SDK's standard AWS_ENDPOINT_URL, exactly as they would reach AWS.
  */
+import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,11 @@ import { formatTable } from '../cli/table.ts';
 import { createRemediationQueues, drainQueue, sendEvents, type RemediationQueues } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { managedNodeGroupNode, startEmulator, type Emulator, type PublishedMessage, type StateChangeEvent } from '../emulator/index.ts';
-import { lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
+import { managedNodeGroupNode, seedSourcesFleet, startEmulator, type Emulator, type PublishedMessage, type StateChangeEvent } from '../emulator/index.ts';
+import { changeInvocation, lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
+const SOURCES_RULE_NAME = `${RULE_NAME}-sources`;
 const RULE_PARAMETERS = { MinHopLimit: '2', ExemptionTagKey: 'imds-guard/exempt' };
 const verbose = process.argv.includes('--verbose');
 
@@ -39,6 +41,8 @@ async function runDemo(emulator: Emulator): Promise<void> {
     IMDSV1_GUARD: 'true',
     IMDSV1_LOOKBACK_HOURS: '24',
     RULE_PARAMETERS: JSON.stringify(RULE_PARAMETERS),
+    SOURCES_CONFIG_RULE_NAME: SOURCES_RULE_NAME,
+    ACCOUNT_ID: emulator.accountId,
     REMEDIATION_QUEUE_URL: queues.queueUrl,
     DEAD_LETTER_QUEUE_URL: queues.deadLetterQueueUrl,
     POWERTOOLS_LOG_LEVEL: verbose ? 'DEBUG' : 'SILENT',
@@ -46,6 +50,7 @@ async function runDemo(emulator: Emulator): Promise<void> {
   });
   const { handler: evaluate } = await import('../functions/evaluate-imds/handler.ts');
   const { handler: remediate } = await import('../functions/remediate-imds/handler.ts');
+  const { handler: evaluateSources } = await import('../functions/evaluate-sources/handler.ts');
 
   const names = seedFleet(emulator);
   const label = (id: string) => names.get(id) ?? id;
@@ -92,6 +97,7 @@ async function runDemo(emulator: Emulator): Promise<void> {
   console.log('What is left needs a person: see the notifications above for the action each one names.\n');
 
   await writeSecurityReport(emulator, topicArn);
+  await fixSources(emulator, sqs, queues, remediate, evaluateSources, topicArn, evaluate);
   console.log('');
   await launchAndFix({ emulator, remediate, evaluate, topicArn, names, sqs, queues });
   sqs.destroy();
@@ -126,51 +132,65 @@ function snsEnvelope(message: PublishedMessage) {
   };
 }
 
-type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
-type Evaluate = typeof import('../functions/evaluate-imds/handler.ts').handler;
+/**
+ * The sources: fixing nodes one by one leaves their launch templates, groups and the account
+ * defaults as they were, so replacements come back wrong. The sources rule judges them, the same
+ * queue and function repair what may be repaired, and a scale-out then launches right nodes.
+ */
+async function fixSources(
+  emulator: Emulator,
+  sqs: SQSClient,
+  queues: Awaited<ReturnType<typeof createRemediationQueues>>,
+  remediate: (typeof import('../functions/remediate-imds/handler.ts'))['handler'],
+  evaluateSources: (typeof import('../functions/evaluate-sources/handler.ts'))['handler'],
+  topicArn: string,
+  evaluate: (typeof import('../functions/evaluate-imds/handler.ts'))['handler'],
+): Promise<void> {
+  const sources = seedSourcesFleet(emulator);
+  const label = (id: string) => sources.find((m) => m.resourceId === id)?.name ?? id;
+  heading(`6. What launches the nodes: AWS Config runs ${SOURCES_RULE_NAME} (groups, launch templates, account IMDS defaults)`);
+  emulator.resetCalls();
+  const swept = await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
+  console.log(`Judged ${swept.swept} sources with ${callSummary(emulator)}.\n`);
+  printSources(emulator, label);
 
-/** The fast path: a node launched at hop limit 1 is fixed from EC2's "running" event, before Config has seen it. */
-async function launchAndFix(demo: {
-  emulator: Emulator;
-  remediate: Remediate;
-  evaluate: Evaluate;
-  topicArn: string;
-  names: Map<string, string>;
-  sqs: SQSClient;
-  queues: RemediationQueues;
-}): Promise<void> {
-  const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
-  heading('6. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
-  const running = new Promise<StateChangeEvent>((resolve) => {
-    const stop = emulator.onStateChange((event) => {
-      if (event.detail.state !== 'running') return;
-      stop();
-      resolve(event);
-    });
-  });
-  const launched = performance.now();
-  const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023-general' }), { bootMs: 300 });
-  names.set(id, 'launched: managed node group (hop 1)');
-  const event = await running;
-  const booted = performance.now();
+  heading('7. Their compliance changes -> the same queue -> remediate-imds (enforce)');
   const published = emulator.published(topicArn).length;
-  await sendEvents(sqs, queues.queueUrl, [event]);
-  await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
-  const options = emulator.getInstance(id)?.metadataOptions;
-  const outcome = emulator.published(topicArn).slice(published)[0]?.messageAttributes.outcome?.stringValue ?? 'nothing published';
-  console.log(
-    `${id} running ${Math.round(booted - launched)} ms after launch; ${outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
-      `(${options?.state === 'applied' ? 'applied' : 'not applied yet'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
-  );
+  const events = emulator.drainComplianceEvents().filter((e) => e.detail.configRuleName === SOURCES_RULE_NAME && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  await sendEvents(sqs, queues.queueUrl, events);
+  const drained = await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  console.log(`${drained.received} events handled, ${drained.failed} failed.\n`);
   for (const message of emulator.published(topicArn).slice(published)) {
     console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);
     for (const line of notificationHighlights(message.message)) console.log(`    ${line}`);
+    console.log('');
   }
-  console.log(`\nAWS Config has not recorded ${id} yet (minutes after a launch; up to a day with daily recording). When the rule next runs:`);
-  await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
-  const stored = emulator.evaluations(RULE_NAME).find((e) => e.resourceId === id);
-  const findings = emulator.drainComplianceEvents().filter((e) => e.detail.resourceId === id && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
-  console.log(`${names.get(id)}: ${stored?.complianceType ?? 'not evaluated'} at its first evaluation; ${findings.length} NON_COMPLIANT finding for it, so the Config path has nothing to do.`);
+
+  heading(`8. ${SOURCES_RULE_NAME} runs again`);
+  await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS, at: new Date(Date.now() + 60_000) }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
+  printSources(emulator, label);
+
+  heading('9. A scale-out of the self-managed group launches from the fixed template');
+  const group = 'dev-workers';
+  const autoscaling = new AutoScalingClient({});
+  await autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }));
+  autoscaling.destroy();
+  const launched = emulator.autoscaling.get(group)?.instanceIds.at(-1) ?? '';
+  const instance = emulator.getInstance(launched);
+  await evaluate(changeInvocation(emulator, { ruleName: RULE_NAME, instanceId: launched }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const verdict = emulator.evaluations(RULE_NAME).find((e) => e.resourceId === launched);
+  console.log(
+    `New node ${launched} from ${instance?.tags['aws:ec2launchtemplate:id'] ?? '?'} v${instance?.tags['aws:ec2launchtemplate:version'] ?? '?'}: ` +
+      `HttpTokens ${instance?.metadataOptions.httpTokens}, hop limit ${instance?.metadataOptions.httpPutResponseHopLimit} -> ${verdict?.complianceType ?? '?'}`,
+  );
+}
+
+function printSources(emulator: Emulator, label: (id: string) => string): void {
+  const rows = emulator
+    .evaluations(SOURCES_RULE_NAME)
+    .sort((a, b) => label(a.resourceId).localeCompare(label(b.resourceId)))
+    .map((e) => [label(e.resourceId), e.complianceType, e.annotation ?? '']);
+  console.log(`${formatTable(['SOURCE', 'RESULT', 'ANNOTATION'], rows)}\n`);
 }
 
 function seedFleet(emulator: Emulator): Map<string, string> {
@@ -207,6 +227,53 @@ function notificationHighlights(message: string): string[] {
   const text = message.split(JSON_BLOCK_MARKER)[0] ?? '';
   const keep = /^(Outcome:|Verification:|IMDSv1 guard:|Action required:|Launch template drift:|  - |  Fix:)/;
   return text.split('\n').filter((line) => keep.test(line));
+}
+
+type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
+type Evaluate = typeof import('../functions/evaluate-imds/handler.ts').handler;
+
+/** The fast path: a node launched at hop limit 1 is fixed from EC2's "running" event, before Config has seen it. */
+async function launchAndFix(demo: {
+  emulator: Emulator;
+  remediate: Remediate;
+  evaluate: Evaluate;
+  topicArn: string;
+  names: Map<string, string>;
+  sqs: SQSClient;
+  queues: RemediationQueues;
+}): Promise<void> {
+  const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
+  heading('10. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
+  const running = new Promise<StateChangeEvent>((resolve) => {
+    const stop = emulator.onStateChange((event) => {
+      if (event.detail.state !== 'running') return;
+      stop();
+      resolve(event);
+    });
+  });
+  const launched = performance.now();
+  const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023-general' }), { bootMs: 300 });
+  names.set(id, 'launched: managed node group (hop 1)');
+  const event = await running;
+  const booted = performance.now();
+  const published = emulator.published(topicArn).length;
+  await sendEvents(sqs, queues.queueUrl, [event]);
+  await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  const options = emulator.getInstance(id)?.metadataOptions;
+  const outcome = emulator.published(topicArn).slice(published)[0]?.messageAttributes.outcome?.stringValue ?? 'nothing published';
+  console.log(
+    `${id} running ${Math.round(booted - launched)} ms after launch; ${outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
+      `(${options?.state === 'applied' ? 'applied' : 'not applied yet'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
+  );
+  for (const message of emulator.published(topicArn).slice(published)) {
+    console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);
+    for (const line of notificationHighlights(message.message)) console.log(`    ${line}`);
+  }
+  console.log(`\nAWS Config has not recorded ${id} yet (minutes after a launch; up to a day with daily recording). When the rule next runs:`);
+  await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const stored = emulator.evaluations(RULE_NAME).find((e) => e.resourceId === id);
+  const findings = emulator.drainComplianceEvents().filter((e) => e.detail.resourceId === id && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  console.log(`${names.get(id)}: ${stored?.complianceType ?? 'not evaluated'} at its first evaluation; ${findings.length} NON_COMPLIANT finding for it, so the Config path has nothing to do.`);
 }
 
 function heading(text: string): void {

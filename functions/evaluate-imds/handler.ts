@@ -3,9 +3,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { CLIENT_DEFAULTS } from '../shared/clients.ts';
-import { evaluateRuleEvent, type EvaluationSummary } from '../shared/config-rule/evaluator.ts';
-import { publishEvaluationMetrics } from '../shared/config-rule/metrics.ts';
-import { logger, metrics } from '../shared/telemetry.ts';
+import type { EvaluationSummary } from '../shared/config-rule/evaluator.ts';
+import { handleRuleEvent } from '../shared/config-rule/handler.ts';
+import { logger } from '../shared/telemetry.ts';
 import { createInstanceRule } from './rule.ts';
 
 // Created once per execution environment and reused across invocations.
@@ -14,25 +14,13 @@ const config = new ConfigServiceClient(CLIENT_DEFAULTS);
 const rule = createInstanceRule({ ec2, logger });
 
 /** AWS Config custom rule entry point. A thrown error shows in Config as the rule's error. */
-export async function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
-  if (context) logger.addContext(context);
-  try {
-    const summary = await evaluateRuleEvent(event, rule, { config });
-    publishEvaluationMetrics(metrics, summary);
-    if (summary.swept !== undefined) {
-      // Exempt nodes stay NON_COMPLIANT in Config; these say how many the sweep found exempt, and
-      // how many exemption tags it ignored (no, bad, past or too distant expiry).
-      const { exempt, ignored } = rule.lastSweepExemptions();
-      metrics.addMetric('ExemptNodes', MetricUnit.Count, exempt);
-      metrics.addMetric('ExemptionsIgnored', MetricUnit.Count, ignored);
-    }
-    logger.info('evaluation delivered', { ...summary });
-    return summary;
-  } catch (error) {
-    logger.error('evaluation failed', error as Error);
-    throw error;
-  } finally {
-    // Counts go out as single metrics (one per dimension value); flush only what is left.
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
+export function handler(event: unknown, context?: Context): Promise<EvaluationSummary> {
+  return handleRuleEvent(event, context, () => rule, { config }, (summary, metrics) => {
+    if (summary.swept === undefined) return;
+    // Exempt nodes stay NON_COMPLIANT in Config; these say how many the sweep found exempt, and
+    // how many exemption tags it ignored (no, bad, past or too distant expiry).
+    const { exempt, ignored } = rule.lastSweepExemptions();
+    metrics.addMetric('ExemptNodes', MetricUnit.Count, exempt);
+    metrics.addMetric('ExemptionsIgnored', MetricUnit.Count, ignored);
+  });
 }

@@ -1,3 +1,4 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -12,10 +13,12 @@ import { logger, metrics } from '../shared/telemetry.ts';
 import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
 import { parseRecordBody, sendToDeadLetterQueue } from './dead-letter.ts';
 import { NotificationDeliveryError, remediateEvent, type ApplyEstimate, type RemediationResult } from './remediator.ts';
+import { isSourceEvent, remediateSourceEvent, sourcesRuleName, type SourceRemediationResult } from './source-remediator.ts';
 
 // Created once per execution environment and reused across invocations.
 const ec2 = new EC2Client(CLIENT_DEFAULTS);
 const cloudwatch = new CloudWatchClient(CLIENT_DEFAULTS);
+const autoscaling = new AutoScalingClient(CLIENT_DEFAULTS);
 const sqs = new SQSClient(CLIENT_DEFAULTS);
 const processor = new BatchProcessor(EventType.SQS);
 const events = new EventBridgeClient(CLIENT_DEFAULTS);
@@ -44,25 +47,30 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   });
 }
 
-async function handleRecord(record: SQSRecord, context: Context): Promise<RemediationResult | undefined> {
+async function handleRecord(record: SQSRecord, context: Context): Promise<RemediationResult | SourceRemediationResult | undefined> {
   const messageId = record.messageId;
   try {
     // Parsed on the first record rather than at import, so a bad value is reported as the
     // record's error (with every problem listed) instead of an init failure.
     config ??= loadRemediationConfig(process.env);
     sns ??= new SNSClient({ ...CLIENT_DEFAULTS, region: config.topicRegion });
-    const result = await remediateEvent(parseRecordBody(record), {
-      ec2,
-      cloudwatch,
-      sns,
-      events,
-      sqs,
-      config,
-      applyEstimate,
-      accountId: accountIdFromFunctionArn(context.invokedFunctionArn),
-      logger,
-      remainingTimeMs: () => context.getRemainingTimeInMillis(),
-    });
+    const body = parseRecordBody(record);
+    const accountId = accountIdFromFunctionArn(context.invokedFunctionArn);
+    // The sources rule's events (groups, templates, the account defaults) share the queue and the pipeline.
+    const result = isSourceEvent(body)
+      ? await remediateSourceEvent(body, { ec2, autoscaling, sns, config, sourcesRuleName: sourcesRuleName(process.env), accountId, logger })
+      : await remediateEvent(body, {
+          ec2,
+          cloudwatch,
+          sns,
+          events,
+          sqs,
+          config,
+          applyEstimate,
+          accountId,
+          logger,
+          remainingTimeMs: () => context.getRemainingTimeInMillis(),
+        });
     countOutcome(result.outcome);
     countTimeToFix(result);
     logger.info('remediation finished', { ...result, mode: config.mode, messageId });
@@ -92,8 +100,9 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
 }
 
 /** Seconds from the event's time to the read that verified this message's fix, by path (`state-change`, `config`). */
-function countTimeToFix(result: RemediationResult): void {
-  if (result.secondsToVerifiedFix === undefined) return;
+function countTimeToFix(result: RemediationResult | SourceRemediationResult): void {
+  // Sources (templates, groups, account defaults) have no instance to verify: only instances count.
+  if (!('secondsToVerifiedFix' in result) || result.secondsToVerifiedFix === undefined) return;
   const metric = metrics.singleMetric();
   metric.addDimension('Path', result.path);
   metric.addMetric('SecondsToCompliant', MetricUnit.Seconds, result.secondsToVerifiedFix);

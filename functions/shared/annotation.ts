@@ -1,5 +1,6 @@
 import { describeExemption } from './exemption.ts';
-import { fixCommand, type CheckResult, type Judgement } from './judge.ts';
+import { fixCommand, type Judgement } from './judge.ts';
+import { CHECK_LABELS as LABELS } from './metadata-checks.ts';
 import { capText, quoteValue, utf8Length } from './sanitize.ts';
 
 /** AWS Config refuses annotations longer than this. */
@@ -8,13 +9,6 @@ export const MAX_ANNOTATION_LENGTH = 256;
 export const MAX_ANNOTATION_BYTES = 256;
 /** A cluster name is up to 100 characters; a tag claiming to be one may be anything. */
 const CLUSTER_IN_ANNOTATION = 100;
-
-const LABELS: Record<CheckResult['check'], string> = {
-  httpTokens: 'HttpTokens',
-  hopLimit: 'HopLimit',
-  httpEndpoint: 'HttpEndpoint',
-  instanceProfile: 'InstanceProfile',
-};
 
 /**
  * One line for AWS Config. The failing checks come first (actual vs expected), so a cut never
@@ -57,10 +51,11 @@ export function annotate(judgement: Judgement): string {
   return fits(withFix) ? withFix : fit(body);
 }
 
-function fits(text: string): boolean {
+export function fits(text: string): boolean {
   return text.length <= MAX_ANNOTATION_LENGTH && utf8Length(text) <= MAX_ANNOTATION_BYTES;
 }
 
-function fit(text: string): string {
+/** Cuts a text to Config's limits (characters and UTF-8 bytes), ending a cut text with "...". */
+export function fit(text: string): string {
   return capText(text, { maxLength: MAX_ANNOTATION_LENGTH, maxBytes: MAX_ANNOTATION_BYTES });
 }

@@ -12,5 +12,4 @@ export async function describeOneInstance(ec2: Pick<EC2Client, 'send'>, instance
   return (response.Reservations ?? []).flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
 }
 
-/** The default wait between retries and polls; injectable wherever it is used. */
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep } from './sleep.ts';

@@ -1,5 +1,6 @@
 import type { Filter } from '@aws-sdk/client-ec2';
 import type { RuleParameters, TagKeyPattern } from './parameters.ts';
+import { quoteValue } from './sanitize.ts';
 
 export type NodeKind = 'managed-node-group' | 'karpenter' | 'eksctl' | 'auto-mode' | 'self-managed';
 
@@ -73,6 +74,21 @@ function groupName(tags: Readonly<Record<string, string>>): string | undefined {
     tags[AUTO_MODE_NODE_POOL_TAG] ??
     tags['alpha.eksctl.io/nodegroup-name']
   );
+}
+
+/**
+ * Why a node (or a source of nodes) is left out although it is EKS: its cluster is not in
+ * ClusterNames. One rule for instances, groups and templates. (An exemption is no exclusion: it
+ * never hides a finding.)
+ */
+export function scopeExclusion(
+  node: EksNode,
+  params: Pick<RuleParameters, 'clusterNames'>,
+): { readonly reason: 'cluster-not-selected'; readonly detail: string } | undefined {
+  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
+    return { reason: 'cluster-not-selected', detail: `cluster ${node.cluster === undefined ? '(unknown)' : quoteValue(node.cluster, 100)} is not in ClusterNames` };
+  }
+  return undefined;
 }
 
 /** States a sweep reads; shutting-down and terminated instances are gone for our purposes. */

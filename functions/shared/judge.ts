@@ -1,23 +1,12 @@
-import { identifyEksNode, type EksNode } from './eks-node.ts';
+import { identifyEksNode, scopeExclusion, type EksNode } from './eks-node.ts';
 import { readExemption, type Exemption } from './exemption.ts';
 import type { InstanceFacts } from './instance.ts';
+import { checkMetadata, targetHopLimit, type CheckResult } from './metadata-checks.ts';
 import type { RuleParameters } from './parameters.ts';
-import { quoteValue } from './sanitize.ts';
 
 import type { ComplianceType } from './config-rule/rule.ts';
 
 export type { ComplianceType };
-
-export type CheckName = 'httpTokens' | 'hopLimit' | 'httpEndpoint' | 'instanceProfile';
-
-export interface CheckResult {
-  readonly check: CheckName;
-  readonly passed: boolean;
-  /** What the instance has, as text (`optional`, `1`, `absent`). */
-  readonly actual: string;
-  /** What the rule wants, as text (`required`, `2..64`, `attached`). */
-  readonly expected: string;
-}
 
 /** Why an instance is out of scope. An exemption is not one: it never hides a finding. */
 export type ScopeReason = 'instance-gone' | 'not-eks-node' | 'cluster-not-selected';
@@ -64,15 +53,8 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters, e
   if (node === undefined) {
     return { compliance: 'NOT_APPLICABLE', instanceId, node, reason: 'not-eks-node', detail: 'not an EKS node (no NodeTagKeys tag)' };
   }
-  if (params.clusterNames.length > 0 && (node.cluster === undefined || !params.clusterNames.includes(node.cluster))) {
-    return {
-      compliance: 'NOT_APPLICABLE',
-      instanceId,
-      node,
-      reason: 'cluster-not-selected',
-      detail: `cluster ${node.cluster === undefined ? '(unknown)' : quoteValue(node.cluster, 100)} is not in ClusterNames`,
-    };
-  }
+  const excluded = scopeExclusion(node, params);
+  if (excluded !== undefined) return { compliance: 'NOT_APPLICABLE', instanceId, node, ...excluded };
   const checks = runChecks(instance, params);
   return {
     compliance: checks.every((c) => c.passed) ? 'COMPLIANT' : 'NON_COMPLIANT',
@@ -86,19 +68,7 @@ export function judgeInstance(instance: InstanceFacts, params: RuleParameters, e
 }
 
 function runChecks(instance: InstanceFacts, params: RuleParameters): CheckResult[] {
-  const { httpTokens, httpPutResponseHopLimit: hop, httpEndpoint } = instance.metadata;
-  const checks: CheckResult[] = [
-    { check: 'httpTokens', passed: httpTokens === 'required', actual: httpTokens ?? 'absent', expected: 'required' },
-    {
-      check: 'hopLimit',
-      passed: hop !== undefined && hop >= params.minHopLimit && (params.maxHopLimit === undefined || hop <= params.maxHopLimit),
-      actual: hop === undefined ? 'absent' : String(hop),
-      expected: hopRange(params),
-    },
-  ];
-  if (params.requireHttpEndpoint) {
-    checks.push({ check: 'httpEndpoint', passed: httpEndpoint === 'enabled', actual: httpEndpoint ?? 'absent', expected: 'enabled' });
-  }
+  const checks = checkMetadata(instance.metadata, params);
   if (params.requireInstanceProfile) {
     checks.push({
       check: 'instanceProfile',
@@ -110,24 +80,14 @@ function runChecks(instance: InstanceFacts, params: RuleParameters): CheckResult
   return checks;
 }
 
-function hopRange(params: Pick<RuleParameters, 'minHopLimit' | 'maxHopLimit'>): string {
-  if (params.maxHopLimit === undefined) return `>=${params.minHopLimit}`;
-  if (params.maxHopLimit === params.minHopLimit) return String(params.minHopLimit);
-  return `${params.minHopLimit}..${params.maxHopLimit}`;
-}
-
 /**
  * Tokens required; the hop limit raised to the minimum or lowered to the maximum, otherwise
  * kept (never lowered without reason: a deliberate 3 stays 3); the endpoint enabled when required.
  */
 export function metadataTarget(instance: InstanceFacts, params: RuleParameters): MetadataTarget {
-  const current = instance.metadata.httpPutResponseHopLimit;
-  let hopLimit = current ?? params.minHopLimit;
-  if (hopLimit < params.minHopLimit) hopLimit = params.minHopLimit;
-  if (params.maxHopLimit !== undefined && hopLimit > params.maxHopLimit) hopLimit = params.maxHopLimit;
   return {
     httpTokens: 'required',
-    hopLimit,
+    hopLimit: targetHopLimit(instance.metadata.httpPutResponseHopLimit, params),
     httpEndpoint: params.requireHttpEndpoint ? 'enabled' : undefined,
   };
 }

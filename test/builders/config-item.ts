@@ -75,13 +75,13 @@ export function aConfigurationItem(shape: ItemShape = {}) {
   };
 }
 
-interface EventShape {
+export interface EventShape {
   ruleParameters?: Record<string, unknown> | string;
   resultToken?: string;
   eventLeftScope?: boolean;
 }
 
-function anEvent(invokingEvent: Record<string, unknown>, shape: EventShape) {
+export function anEvent(invokingEvent: Record<string, unknown>, shape: EventShape) {
   const ruleParameters = shape.ruleParameters;
   return {
     version: '1.0',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../cli/scan.ts';
 import { runWithoutCredentials } from './without-credentials.ts';
-import { eksctlNode, karpenterNode, managedNodeGroupNode, plainInstance, startEmulator, type Emulator } from '../../emulator/index.ts';
+import { eksctlNode, karpenterNode, managedNodeGroupNode, plainInstance, seedSourcesFleet, startEmulator, type Emulator } from '../../emulator/index.ts';
 
 let emulator: Emulator;
 const savedEndpoint = process.env.AWS_ENDPOINT_URL;
@@ -19,6 +19,8 @@ afterAll(async () => {
 
 beforeEach(() => {
   for (const instance of emulator.instances()) emulator.removeInstance(instance.instanceId);
+  // Right account defaults, no groups or templates: only the nodes decide, unless a test seeds sources.
+  emulator.setAccountMetadataDefaults({ httpTokens: 'required', httpPutResponseHopLimit: 2 });
   emulator.resetCalls();
   emulator.faults.clear();
 });
@@ -43,8 +45,16 @@ describe('npm run scan', () => {
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');
-    // Read-only: one filtered page, nothing else.
-    expect(emulator.requests.entries()).toEqual([['ec2:DescribeInstances', 1]]);
+    // Read-only: one filtered page of nodes, then the sources (no groups or templates here).
+    expect(emulator.requests.entries().sort()).toEqual([
+      ['autoscaling:DescribeAutoScalingGroups', 1],
+      ['ec2:DescribeInstances', 1],
+      ['ec2:DescribeLaunchTemplateVersions', 2],
+      ['ec2:DescribeLaunchTemplates', 1],
+      ['ec2:GetInstanceMetadataDefaults', 1],
+      ['sts:GetCallerIdentity', 1],
+    ]);
+    expect(stdout).toMatch(new RegExp(`account\\s+${emulator.accountId}\\s+COMPLIANT`));
   });
 
   it('exits 0 when every node is compliant, and honours --cluster and rule parameters in JSON', async () => {
@@ -67,7 +77,27 @@ describe('npm run scan', () => {
     const { code, stderr } = await scan();
     expect(code).toBe(0);
     expect(emulator.calls.get('ec2:DescribeInstances')).toBe(3);
-    expect(stderr.trim().split('\n')).toEqual(['scan: 1000 instance(s) read', 'scan: 2000 instance(s) read', 'scan: 2100 instance(s) read']);
+    expect(stderr.trim().split('\n')).toEqual(['scan: 1000 instance(s) read', 'scan: 2000 instance(s) read', 'scan: 2100 instance(s) read', 'scan: 1 source(s) read']);
+  });
+
+  it('reports groups, templates and the account defaults next to the nodes, and exits 1 for a bad source', async () => {
+    const local = await startEmulator();
+    const saved = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = local.url;
+    try {
+      const fleet = seedSourcesFleet(local);
+      const { code, stdout } = await scan('--format', 'json');
+      expect(code).toBe(1);
+      const report = JSON.parse(stdout);
+      const reported = Object.fromEntries(report.sources.map((s: { resourceId: string; compliance: string }) => [s.resourceId, s.compliance]));
+      for (const member of fleet.filter((m) => m.expected !== 'filtered')) expect(reported[member.resourceId], member.name).toBe(member.expected);
+      expect(report.sourceCounts.NON_COMPLIANT).toBe(fleet.filter((m) => m.expected === 'NON_COMPLIANT').length);
+      const table = await scan();
+      expect(table.stdout).toMatch(/^group\s+eks-al2023-general-\S+\s+NON_COMPLIANT\s+cluster "prod": EKS node group "al2023-general"/m);
+    } finally {
+      process.env.AWS_ENDPOINT_URL = saved;
+      await local.close();
+    }
   });
 
   it.each([

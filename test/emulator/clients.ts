@@ -1,3 +1,4 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -10,6 +11,7 @@ export interface Clients {
   config: ConfigServiceClient;
   sns: SNSClient;
   cloudwatch: CloudWatchClient;
+  autoscaling: AutoScalingClient;
   sqs: SQSClient;
 }
 
@@ -22,6 +24,7 @@ export function clientsFor(emulator: Emulator, extra: { maxAttempts?: number } =
     config: new ConfigServiceClient(config),
     sns: new SNSClient(config),
     cloudwatch: new CloudWatchClient(config),
+    autoscaling: new AutoScalingClient(config),
     sqs: new SQSClient(config),
   };
 }

@@ -12,6 +12,7 @@ export const IAM_PREFIX: Readonly<Record<string, string>> = {
   cloudwatch: 'cloudwatch',
   sqs: 'sqs',
   eventbridge: 'events',
+  'auto-scaling': 'autoscaling',
 };
 
 const IMPORT = /\b(import|export)\s+(type\s+)?(\{[^}]*\}|\*\s+as\s+\w+|\w+(?:\s*,\s*\{[^}]*\})?)\s+from\s+['"]([^'"]+)['"]/g;

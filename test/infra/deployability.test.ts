@@ -74,14 +74,14 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     });
   });
 
-  it('lets only those two rules send to the queue, over TLS', () => {
+  it('lets only the three rules (instances, launches, sources) send to the queue, over TLS', () => {
     const document = evaluator.value(props(template, 'RemediationQueuePolicy')['PolicyDocument']!) as { Statement: JsonObject[] };
     expect(document.Statement).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
-        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<InstanceLaunchRule.Arn>'] } },
+        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<SourcesComplianceChangeRule.Arn>', '<InstanceLaunchRule.Arn>'] } },
       }),
     );
     expect(document.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
@@ -113,7 +113,10 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
 
   it('invokes the function in no other way (no async invoke config, no EventBridge permission)', () => {
     const invokers = Object.entries(resources(template)).filter(([, r]) => r.Type === 'AWS::Lambda::EventInvokeConfig' || r.Type === 'AWS::Lambda::Permission');
-    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([['ConfigRulePermission', 'config.amazonaws.com']]);
+    expect(invokers.map(([id, r]) => [id, r.Properties?.['Principal']])).toEqual([
+      ['ConfigRulePermission', 'config.amazonaws.com'],
+      ['SourcesConfigRulePermission', 'config.amazonaws.com'],
+    ]);
   });
 
   it('tells the function both queue URLs', () => {

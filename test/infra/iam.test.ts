@@ -24,6 +24,7 @@ const NON_CODE_ACTIONS: Record<FunctionResource, readonly string[]> = {
     'logs:CreateLogStream',
     'logs:PutLogEvents',
   ],
+  EvaluateSourcesFunction: ['logs:CreateLogStream', 'logs:PutLogEvents'],
   RemediateFunction: [
     'logs:CreateLogStream',
     'logs:PutLogEvents',
@@ -40,7 +41,18 @@ const NON_CODE_ACTIONS: Record<FunctionResource, readonly string[]> = {
 const KMS_ACTIONS = ['kms:GenerateDataKey*', 'kms:Decrypt'];
 
 /** Actions without resource-level permissions: the only ones allowed on "*". */
-const WILDCARD_ONLY = new Set(['ec2:DescribeInstances', 'config:PutEvaluations', 'cloudwatch:GetMetricStatistics']);
+const WILDCARD_ONLY = new Set([
+  'ec2:DescribeInstances',
+  'config:PutEvaluations',
+  'cloudwatch:GetMetricStatistics',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeLaunchTemplateVersions',
+  'ec2:DescribeImages',
+  'ec2:GetInstanceMetadataDefaults',
+  'autoscaling:DescribeAutoScalingGroups',
+  'autoscaling:DescribeLaunchConfigurations',
+  'ec2:ModifyInstanceMetadataDefaults',
+]);
 
 interface Statement {
   readonly Effect: 'Allow' | 'Deny';

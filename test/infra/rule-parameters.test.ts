@@ -13,6 +13,7 @@ const MEMBER_ARTIFACTS = { ArtifactBucketPrefix: 'artifacts', ArtifactBucketOwne
 
 const REMEDIATION_ENVIRONMENT = [
   'CONFIG_RULE_NAME',
+  'SOURCES_CONFIG_RULE_NAME',
   'TOPIC_ARN',
   'REMEDIATION_MODE',
   'IMDSV1_GUARD',
@@ -25,6 +26,8 @@ const REMEDIATION_ENVIRONMENT = [
   'NODE_OPTIONS',
 ];
 const EVALUATION_ENVIRONMENT = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'NODE_OPTIONS'];
+// The sources function reports the account defaults against its own account.
+const SOURCES_ENVIRONMENT = [...EVALUATION_ENVIRONMENT, 'ACCOUNT_ID'];
 
 const SCENARIOS: Record<string, Record<string, string>> = {
   defaults: {},
@@ -79,6 +82,7 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     };
     expect(names('RemediateFunction')).toEqual([...REMEDIATION_ENVIRONMENT].sort());
     expect(names('EvaluateFunction')).toEqual([...EVALUATION_ENVIRONMENT].sort());
+    expect(names('EvaluateSourcesFunction')).toEqual([...SOURCES_ENVIRONMENT].sort());
   });
 });
 

@@ -17,14 +17,23 @@ describe('docs/remediation.md', () => {
 });
 
 describe('AWS calls', () => {
-  it('uses exactly the seven commands the role allows', () => {
+  it('uses exactly the commands the role allows: seven for instances, nine more for the sources', () => {
     // The handler and everything it imports, shared code included.
     const commands = deriveAwsCalls('functions/remediate-imds/handler.ts').actions.map((action) => action.split(':')[1]);
     expect([...commands].sort()).toEqual([
+      'CreateLaunchTemplateVersion',
       'CreateTags',
+      'DescribeAutoScalingGroups',
+      'DescribeImages',
       'DescribeInstances',
+      'DescribeLaunchConfigurations',
+      'DescribeLaunchTemplateVersions',
+      'DescribeLaunchTemplates',
+      'GetInstanceMetadataDefaults',
       'GetMetricStatistics',
+      'ModifyInstanceMetadataDefaults',
       'ModifyInstanceMetadataOptions',
+      'ModifyLaunchTemplate',
       'Publish',
       'PutEvents',
       'SendMessage',

@@ -1,6 +1,6 @@
 import { PutEvaluationsCommand, type ConfigServiceClient, type Evaluation } from '@aws-sdk/client-config-service';
-import { sleep } from '../ec2.ts';
 import { cleanText } from '../sanitize.ts';
+import { sleep } from '../sleep.ts';
 import type { ComplianceType } from './rule.ts';
 
 /** PutEvaluations accepts at most this many evaluations a call. */

@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { demoFleet, type FleetMember } from '../../emulator/demo-fleet.ts';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { FleetMember } from '../../emulator/demo-fleet.ts';
 import { managedNodeGroupNode } from '../../emulator/index.ts';
 import { drainQueue, peekAll, sendEvents, VISIBILITY_TIMEOUT_SECONDS } from '../../emulator/event-source.ts';
-import { nonCompliantEvents, onEmulator, startTarget, type Target } from './target.ts';
+import { nonCompliantEvents, remediateThroughQueue, skipWithout, startDemo, type DemoSetup, type Target } from './target.ts';
 
 /**
  * The whole flow as `npm run demo` runs it, with the real handlers over HTTP: sweep, compliance
  * changes through the remediation queue to remediation (enforce), notifications, re-evaluation.
  */
-type EvaluateHandler = typeof import('../../functions/evaluate-imds/handler.ts').handler;
-type RemediateHandler = typeof import('../../functions/remediate-imds/handler.ts').handler;
-
 let target: Target;
-let evaluate: EvaluateHandler;
-let remediate: RemediateHandler;
-const fleet = new Map<string, FleetMember>();
+let evaluate: DemoSetup['evaluate'];
+let remediate: DemoSetup['remediate'];
+let fleet = new Map<string, FleetMember>();
 
 beforeAll(async () => {
-  target = await startTarget();
-  ({ handler: evaluate } = await import('../../functions/evaluate-imds/handler.ts'));
-  ({ handler: remediate } = await import('../../functions/remediate-imds/handler.ts'));
-  for (const member of demoFleet()) {
-    const id = await target.seed(member.spec);
-    fleet.set(id, member);
-    if (member.imdsV1Calls > 0) target.emulator?.setImdsV1Calls(id, member.imdsV1Calls);
-  }
+  ({ target, evaluate, remediate, fleet } = await startDemo());
 });
 
 afterAll(async () => {
@@ -33,11 +23,7 @@ afterAll(async () => {
 
 const sweep = () => evaluate(target.sweepEvent({}), target.context('evaluate'));
 
-/** EventBridge queues the events; the event source mapping hands them to the function, one a batch. */
-async function remediateAll(events: readonly unknown[], handler: RemediateHandler = remediate) {
-  await sendEvents(target.sqs, target.queues.queueUrl, events);
-  return drainQueue(target.sqs, target.queues, handler, () => target.context('remediate'));
-}
+const remediateAll = (events: readonly unknown[], handler: DemoSetup['remediate'] = remediate) => remediateThroughQueue(target, handler, events);
 
 function idsOf(name: string): string {
   const id = [...fleet].find(([, member]) => member.name === name)?.[0];
@@ -46,7 +32,8 @@ function idsOf(name: string): string {
 }
 
 describe('the demo flow, end to end', () => {
-  it('sweeps the fleet, remediates, notifies, and converges', async () => {
+  it('sweeps the fleet, remediates, notifies, and converges', async ({ skip }) => {
+    skipWithout(target, 'config-results', skip);
     const first = await sweep();
     expect(first).toMatchObject({ swept: 8, counts: { COMPLIANT: 1, NON_COMPLIANT: 7, NOT_APPLICABLE: 0 } });
 
@@ -65,7 +52,8 @@ describe('the demo flow, end to end', () => {
     }
   });
 
-  it('leaves every instance with the metadata options it should have', async () => {
+  it('leaves every instance with the metadata options it should have', async ({ skip }) => {
+    skipWithout(target, 'config-results', skip); // the flow above ran only with stored results
     const options = async (name: string) => (await target.describe(idsOf(name)))?.MetadataOptions;
     expect(await options('managed node group (AL2023, hop 1)')).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2, HttpEndpoint: 'enabled' });
     expect(await options('Karpenter node pool (hop 1)')).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 2 });
@@ -88,7 +76,8 @@ describe('the demo flow, end to end', () => {
     }
   });
 
-  it.skipIf(!onEmulator)('published one notification per event, with the outcome each node calls for', () => {
+  it('published one notification per event, with the outcome each node calls for', ({ skip }) => {
+    skipWithout(target, 'emulator-controls', skip);
     const published = target.emulator!.published(target.topicArn);
     const outcomes = new Map(published.map((m) => [m.messageAttributes.instanceId?.stringValue, m.messageAttributes.outcome?.stringValue]));
     expect(published).toHaveLength(7);
@@ -112,7 +101,9 @@ describe('the demo flow, end to end', () => {
   });
 });
 
-describe.skipIf(!onEmulator)('delivery semantics', () => {
+describe('delivery semantics', () => {
+  beforeEach(({ skip }) => skipWithout(target, 'emulator-controls', skip));
+
   async function driftedNode(): Promise<{ id: string; events: unknown[] }> {
     const id = await target.seed(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'late', hopLimit: 1 }));
     await sweep();

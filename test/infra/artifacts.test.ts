@@ -17,6 +17,7 @@ const memberParameters = {
   ArtifactBucketPrefix: 'acme-artifacts',
   ArtifactBucketOwner: OWNER,
   EvaluateCodeSha256: DIGEST,
+  EvaluateSourcesCodeSha256: DIGEST,
   RemediateCodeSha256: DIGEST,
   EnableRemediation: 'true',
 };

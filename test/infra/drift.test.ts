@@ -3,14 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { FUNCTIONS } from '../../scripts/build.ts';
 import { codeSha256Parameter } from '../../scripts/package-org.ts';
-import { Evaluator, isObject, loadTemplate, ORGANIZATION_REQUIRED_PARAMETERS, props, resources, section } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, MEMBER_ARTIFACT_PARAMETERS, ORGANIZATION_REQUIRED_PARAMETERS, props, resources, section } from './templates.ts';
 import type { JsonObject, Resource } from './templates.ts';
 
 const sam = loadTemplate('sam');
 const member = loadTemplate('member');
 const organization = loadTemplate('organization');
 
-const MEMBER_ONLY_PARAMETERS = ['ArtifactBucketPrefix', 'ArtifactBucketOwner', 'EvaluateCodeSha256', 'RemediateCodeSha256'];
+const MEMBER_ONLY_PARAMETERS = Object.keys(MEMBER_ARTIFACT_PARAMETERS);
 const FUNCTION_IDS = new Set<string>(FUNCTIONS.map((f) => f.samResource));
 
 /** A function resource without the packaging-specific parts. */

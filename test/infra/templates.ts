@@ -24,7 +24,17 @@ export const ORGANIZATION_REQUIRED_PARAMETERS = {
   ArtifactBucketPrefix: 'artifacts',
   ArtifactBucketOwner: '444455556666',
   EvaluateCodeSha256: 'a'.repeat(64),
+  EvaluateSourcesCodeSha256: 'c'.repeat(64),
   RemediateCodeSha256: 'b'.repeat(64),
+} as const;
+
+/** What a member stack needs to find its code: the organization template passes exactly these. */
+export const MEMBER_ARTIFACT_PARAMETERS = {
+  ArtifactBucketPrefix: ORGANIZATION_REQUIRED_PARAMETERS.ArtifactBucketPrefix,
+  ArtifactBucketOwner: ORGANIZATION_REQUIRED_PARAMETERS.ArtifactBucketOwner,
+  EvaluateCodeSha256: ORGANIZATION_REQUIRED_PARAMETERS.EvaluateCodeSha256,
+  EvaluateSourcesCodeSha256: ORGANIZATION_REQUIRED_PARAMETERS.EvaluateSourcesCodeSha256,
+  RemediateCodeSha256: ORGANIZATION_REQUIRED_PARAMETERS.RemediateCodeSha256,
 } as const;
 
 export function loadTemplate(name: TemplateName): JsonObject {

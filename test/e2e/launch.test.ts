@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { drainQueue, sendEvents } from '../../emulator/event-source.ts';
 import { karpenterNode, managedNodeGroupNode, plainInstance, type Emulator, type StateChangeEvent } from '../../emulator/index.ts';
 import { JSON_BLOCK_MARKER } from '../../functions/remediate-imds/notification.ts';
 import { RELOOK_DELAY_SECONDS, RELOOK_FIELD } from '../../functions/remediate-imds/trigger.ts';
-import { onEmulator, startTarget, type Target } from './target.ts';
+import { skipWithout, startTarget, type Target } from './target.ts';
 
 /**
  * The fast path with the real handlers over HTTP: EC2 launches a node, EventBridge puts its
@@ -42,7 +42,9 @@ async function deliverLaunches(): Promise<void> {
 const reportsOf = (from: number) =>
   emulator.published(target.topicArn).slice(from).map((message) => JSON.parse(message.message.split(`${JSON_BLOCK_MARKER}\n`)[1] ?? '{}'));
 
-describe.runIf(onEmulator)('a launch, end to end', () => {
+describe('a launch, end to end', () => {
+  beforeEach(({ skip }) => skipWithout(target, 'emulator-controls', skip));
+
   it('fixes a freshly launched hop-1 node from its running event; the next sweep finds it compliant and raises no finding', async () => {
     const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023' }));
     await deliverLaunches();

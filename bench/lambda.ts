@@ -58,6 +58,26 @@ export function parameterDefault(name: string, templateText = readFileSync(join(
   return Number(match[1]);
 }
 
+/**
+ * The remediation function's environment as the templates set it (enforce mode, guard on,
+ * default parameters), with its two queues created in the emulator for it.
+ */
+export function remediationEnv(emulator: Emulator, memoryMb: number, topicArn: string): { env: Record<string, string>; queueUrl: string; queueArn: string } {
+  const deadLetterQueueUrl = emulator.createQueue('eks-imds-guard-remediation-failures');
+  const queueUrl = emulator.createQueue('eks-imds-guard-remediation');
+  const env = functionEnv(emulator, memoryMb, {
+    CONFIG_RULE_NAME: RULE_NAME,
+    TOPIC_ARN: topicArn,
+    REMEDIATION_MODE: 'enforce',
+    IMDSV1_GUARD: 'true',
+    IMDSV1_LOOKBACK_HOURS: '24',
+    RULE_PARAMETERS: '{}',
+    REMEDIATION_QUEUE_URL: queueUrl,
+    DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
+  });
+  return { env, queueUrl, queueArn: emulator.sqs.queueArn(queueUrl) };
+}
+
 /** A function's environment: the emulator's endpoint and fake keys, quiet Powertools, and `extra`. */
 export function functionEnv(emulator: Emulator, memoryMb: number, extra: Record<string, string> = {}): Record<string, string> {
   return { ...emulator.clientEnv(), ...QUIET_TELEMETRY, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb), ...extra };

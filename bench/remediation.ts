@@ -1,6 +1,6 @@
 import { managedNodeGroupNode, scheduledInvocation, sqsInvocation, startEmulator, type ComplianceChangeEvent, type Emulator } from '../emulator/index.ts';
 import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
-import { contextSpec, functionEnv, parameterDefault, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
+import { contextSpec, functionEnv, parameterDefault, remediationEnv, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { ExecutionEnvironment } from './worker-protocol.ts';
 
 export const REMEDIATION_OPS = {
@@ -90,19 +90,7 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     const { memoryMb, timeoutMs } = options.remediate;
     const concurrency = remediationConcurrency();
     // The queues exist for the function's configuration; delivery itself is not modelled (below).
-    const deadLetterQueueUrl = emulator.createQueue('eks-imds-guard-remediation-failures');
-    const queueUrl = emulator.createQueue('eks-imds-guard-remediation');
-    const queueArn = emulator.sqs.queueArn(queueUrl);
-    const env = functionEnv(emulator, memoryMb, {
-      CONFIG_RULE_NAME: RULE_NAME,
-      TOPIC_ARN: topicArn,
-      REMEDIATION_MODE: 'enforce',
-      IMDSV1_GUARD: 'true',
-      IMDSV1_LOOKBACK_HOURS: '24',
-      RULE_PARAMETERS: '{}',
-      REMEDIATION_QUEUE_URL: queueUrl,
-      DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
-    });
+    const { env, queueArn } = remediationEnv(emulator, memoryMb, topicArn);
     const started = await Promise.all(
       Array.from({ length: concurrency }, () => ExecutionEnvironment.start({ ...options.runtime, module: options.remediateBundle, env, memoryMb })),
     );
@@ -148,8 +136,8 @@ async function runScenario(options: RemediationOptions, scenario: BucketScenario
     const known = new Set<string>(Object.values(REMEDIATION_OPS));
     const unexpected = Object.fromEntries(emulator.requests.entries().filter(([key]) => !known.has(key)));
     const lowerBoundPerNode: Record<Op, number> = {
-      // The read that decides, and one read back once the change is applied.
-      describe: 2,
+      // The read that decides, the read that confirms the ledger claim, and one read back once the change is applied.
+      describe: 3,
       modify: 1,
       // The ledger tag: `unnotified` before the change, `notified` once the report is out.
       tag: 2,

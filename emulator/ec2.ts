@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AwsError, EmulatorUsageError } from './errors.ts';
 import { formBoolean, formInteger, formList, indexes } from './form.ts';
 import { dryRunError, readMetadataOptions, writeMetadataOptions } from './metadata-form.ts';
@@ -24,6 +25,24 @@ export interface MetadataChange {
   requested: Partial<Omit<MetadataOptions, 'state'>>;
 }
 
+/** An EventBridge "EC2 Instance State-change Notification", as EC2 sends it: no tags, no options. */
+export interface StateChangeEvent {
+  version: '0';
+  id: string;
+  'detail-type': 'EC2 Instance State-change Notification';
+  source: 'aws.ec2';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: { 'instance-id': string; state: InstanceStateName };
+}
+
+export interface LaunchOptions {
+  /** From `pending` to `running`; 0 (the default) makes both events at once. */
+  bootMs?: number;
+}
+
 type Predicate = (instance: Instance) => boolean;
 
 interface Ec2Options {
@@ -37,6 +56,8 @@ export class Ec2Service {
   readonly #pager = new SnapshotPager<string>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #changes: MetadataChange[] = [];
+  readonly #stateEvents: StateChangeEvent[] = [];
+  readonly #stateListeners = new Set<(event: StateChangeEvent) => void>();
   readonly #options: Ec2Options;
   #seq = 0;
   /** ModifyInstanceMetadataOptions on these ids fails with UnauthorizedOperation. */
@@ -78,8 +99,66 @@ export class Ec2Service {
     if (metadataOptions !== undefined) instance.metadataOptions = { ...instance.metadataOptions, ...metadataOptions };
   }
 
+  /** Changes the state and, when it differs, emits the state-change event. */
   setState(instanceId: string, state: InstanceStateName): void {
-    this.#require(instanceId).state = state;
+    const instance = this.#require(instanceId);
+    if (instance.state === state) return;
+    instance.state = state;
+    this.#emitState(instanceId, state);
+  }
+
+  /**
+   * A launch as EC2 makes one: the instance appears `pending` (event), then turns `running`
+   * (event) after `bootMs`. Tags and metadata options are there from the start, as with a launch
+   * template; a tag added later is `update`'s job.
+   */
+  launch(spec: InstanceSpec, options: LaunchOptions = {}): string {
+    const instanceId = this.add({ ...spec, state: 'pending', launchTime: spec.launchTime ?? new Date() });
+    this.#emitState(instanceId, 'pending');
+    const bootMs = options.bootMs ?? 0;
+    if (bootMs <= 0) {
+      this.setState(instanceId, 'running');
+    } else {
+      const timer = setTimeout(() => {
+        this.#timers.delete(`boot:${instanceId}`);
+        if (this.#instances.get(instanceId)?.state === 'pending') this.setState(instanceId, 'running');
+      }, bootMs);
+      timer.unref();
+      this.#timers.set(`boot:${instanceId}`, timer);
+    }
+    return instanceId;
+  }
+
+  stateChangeEvents(): StateChangeEvent[] {
+    return structuredClone(this.#stateEvents);
+  }
+
+  drainStateChangeEvents(): StateChangeEvent[] {
+    return this.#stateEvents.splice(0, this.#stateEvents.length);
+  }
+
+  /** EventBridge pushes: the listener gets each event as it is made (it is also kept for drain). Returns the unsubscribe. */
+  onStateChange(listener: (event: StateChangeEvent) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  #emitState(instanceId: string, state: InstanceStateName): void {
+    const { accountId, region } = this.#options;
+    const event: StateChangeEvent = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'EC2 Instance State-change Notification',
+      source: 'aws.ec2',
+      account: accountId,
+      // EventBridge envelope times carry no milliseconds.
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region,
+      resources: [`arn:aws:ec2:${region}:${accountId}:instance/${instanceId}`],
+      detail: { 'instance-id': instanceId, state },
+    };
+    this.#stateEvents.push(event);
+    for (const listener of this.#stateListeners) listener(structuredClone(event));
   }
 
   remove(instanceId: string): void {

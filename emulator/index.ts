@@ -5,7 +5,7 @@ export type { ComplianceChangeEvent, EvaluationResultJson, StoredEvaluation, Con
 export type { SeededEvaluation } from './config-aggregator.ts';
 export type { PublishedMessage, MessageAttribute } from './sns.ts';
 export type { PutEvent } from './events.ts';
-export type { MetadataChange } from './ec2.ts';
+export type { LaunchOptions, MetadataChange, StateChangeEvent } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';
 export * from './fleet.ts';
 export { AwsError, EmulatorUsageError } from './errors.ts';

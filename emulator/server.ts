@@ -6,7 +6,7 @@ import { CloudWatchService } from './cloudwatch.ts';
 import { ConfigService, type ComplianceChangeEvent, type StoredEvaluation } from './config.ts';
 import { ConfigAggregatorService, type SeededEvaluation } from './config-aggregator.ts';
 import { Counter } from './counter.ts';
-import { Ec2Service, type MetadataChange } from './ec2.ts';
+import { Ec2Service, type LaunchOptions, type MetadataChange, type StateChangeEvent } from './ec2.ts';
 import { AutoScalingService, type AutoScalingGroupSpec, type LaunchConfigurationSpec } from './autoscaling.ts';
 import { AwsError } from './errors.ts';
 import { EventsService, type PutEvent } from './events.ts';
@@ -170,8 +170,26 @@ export class Emulator {
     this.ec2.update(instanceId, patch);
   }
 
+  /** Emits the state-change event when the state differs. */
   setInstanceState(instanceId: string, state: InstanceStateName): void {
     this.ec2.setState(instanceId, state);
+  }
+
+  /** A launch: `pending` then `running`, each with its EventBridge state-change event. */
+  launchInstance(spec: InstanceSpec = {}, options?: LaunchOptions): string {
+    return this.ec2.launch(spec, options);
+  }
+
+  stateChangeEvents(): StateChangeEvent[] {
+    return this.ec2.stateChangeEvents();
+  }
+
+  drainStateChangeEvents(): StateChangeEvent[] {
+    return this.ec2.drainStateChangeEvents();
+  }
+
+  onStateChange(listener: (event: StateChangeEvent) => void): () => void {
+    return this.ec2.onStateChange(listener);
   }
 
   removeInstance(instanceId: string): void {

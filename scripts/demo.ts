@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReport } from '../cli/report.ts';
 import { formatTable } from '../cli/table.ts';
-import { createRemediationQueues, drainQueue, sendEvents } from '../emulator/event-source.ts';
+import { createRemediationQueues, drainQueue, sendEvents, type RemediationQueues } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
-import { seedSourcesFleet, startEmulator, type Emulator, type PublishedMessage } from '../emulator/index.ts';
+import { managedNodeGroupNode, seedSourcesFleet, startEmulator, type Emulator, type PublishedMessage, type StateChangeEvent } from '../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
 const RULE_NAME = 'eks-imds-guard';
@@ -98,6 +98,8 @@ async function runDemo(emulator: Emulator): Promise<void> {
 
   await writeSecurityReport(emulator, topicArn);
   await fixSources(emulator, sqs, queues, remediate, evaluateSources, topicArn, evaluate);
+  console.log('');
+  await launchAndFix({ emulator, remediate, evaluate, topicArn, names, sqs, queues });
   sqs.destroy();
 }
 
@@ -225,6 +227,53 @@ function notificationHighlights(message: string): string[] {
   const text = message.split(JSON_BLOCK_MARKER)[0] ?? '';
   const keep = /^(Outcome:|Verification:|IMDSv1 guard:|Action required:|Launch template drift:|  - |  Fix:)/;
   return text.split('\n').filter((line) => keep.test(line));
+}
+
+type Remediate = typeof import('../functions/remediate-imds/handler.ts').handler;
+type Evaluate = typeof import('../functions/evaluate-imds/handler.ts').handler;
+
+/** The fast path: a node launched at hop limit 1 is fixed from EC2's "running" event, before Config has seen it. */
+async function launchAndFix(demo: {
+  emulator: Emulator;
+  remediate: Remediate;
+  evaluate: Evaluate;
+  topicArn: string;
+  names: Map<string, string>;
+  sqs: SQSClient;
+  queues: RemediationQueues;
+}): Promise<void> {
+  const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
+  heading('10. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
+  const running = new Promise<StateChangeEvent>((resolve) => {
+    const stop = emulator.onStateChange((event) => {
+      if (event.detail.state !== 'running') return;
+      stop();
+      resolve(event);
+    });
+  });
+  const launched = performance.now();
+  const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'al2023-general' }), { bootMs: 300 });
+  names.set(id, 'launched: managed node group (hop 1)');
+  const event = await running;
+  const booted = performance.now();
+  const published = emulator.published(topicArn).length;
+  await sendEvents(sqs, queues.queueUrl, [event]);
+  await drainQueue(sqs, queues, remediate, () => lambdaContext(emulator, 'eks-imds-guard-remediate'));
+  const options = emulator.getInstance(id)?.metadataOptions;
+  const outcome = emulator.published(topicArn).slice(published)[0]?.messageAttributes.outcome?.stringValue ?? 'nothing published';
+  console.log(
+    `${id} running ${Math.round(booted - launched)} ms after launch; ${outcome} ${Math.round(performance.now() - booted)} ms after its running event ` +
+      `(${options?.state === 'applied' ? 'applied' : 'not applied yet'}): now ${options?.httpTokens}/${options?.httpPutResponseHopLimit}, ${emulator.published(topicArn).length - published} notification:`,
+  );
+  for (const message of emulator.published(topicArn).slice(published)) {
+    console.log(`[${message.messageAttributes.outcome?.stringValue ?? '?'}] Subject: ${message.subject ?? ''}`);
+    for (const line of notificationHighlights(message.message)) console.log(`    ${line}`);
+  }
+  console.log(`\nAWS Config has not recorded ${id} yet (minutes after a launch; up to a day with daily recording). When the rule next runs:`);
+  await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
+  const stored = emulator.evaluations(RULE_NAME).find((e) => e.resourceId === id);
+  const findings = emulator.drainComplianceEvents().filter((e) => e.detail.resourceId === id && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
+  console.log(`${names.get(id)}: ${stored?.complianceType ?? 'not evaluated'} at its first evaluation; ${findings.length} NON_COMPLIANT finding for it, so the Config path has nothing to do.`);
 }
 
 function heading(text: string): void {

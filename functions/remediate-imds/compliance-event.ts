@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import { EC2_INSTANCE } from '../shared/ec2.ts';
 import { InvalidEventError } from '../shared/errors.ts';
-import { accountId, isoTimestamp, zodProblems } from '../shared/validation.ts';
+import { accountId, awsRegion as region, instanceId, isoTimestamp, zodProblems } from '../shared/validation.ts';
 
 export const EVENT_SOURCE = 'aws.config';
 export const EVENT_DETAIL_TYPE = 'Config Rules Compliance Change';
-
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region');
 
 const EvaluationResultSchema = z.looseObject({
   evaluationResultIdentifier: z
@@ -33,7 +31,7 @@ const ComplianceChangeEventSchema = z.looseObject({
   detail: z.looseObject({
     configRuleName: z.string().min(1),
     resourceType: z.literal(EC2_INSTANCE),
-    resourceId: z.string().regex(/^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, 'must be an EC2 instance id (i-0123456789abcdef0)'),
+    resourceId: instanceId,
     awsAccountId: accountId,
     awsRegion: region,
     newEvaluationResult: EvaluationResultSchema.extend({
@@ -52,7 +50,6 @@ export interface ComplianceChange {
   readonly accountId: string;
   readonly region: string;
   readonly instanceId: string;
-  readonly annotation: string | undefined;
 }
 
 /** Validates a "Config Rules Compliance Change" event; every problem names its field. */
@@ -85,28 +82,5 @@ export function parseComplianceChange(event: unknown): ComplianceChange {
     accountId: detail.awsAccountId,
     region: detail.awsRegion,
     instanceId: detail.resourceId,
-    annotation: detail.newEvaluationResult.annotation ?? undefined,
   };
-}
-
-export interface OwnIdentity {
-  readonly configRuleName: string;
-  readonly accountId: string;
-  readonly region: string;
-}
-
-/**
- * The event must be about this function's rule, account and region: an event routed here by
- * mistake (another rule, a cross-account bus) is refused before any AWS call.
- */
-export function assertEventIsOurs(change: ComplianceChange, own: OwnIdentity): void {
-  const problems: string[] = [];
-  if (change.configRuleName !== own.configRuleName) {
-    problems.push(`detail.configRuleName "${change.configRuleName}" is not this function's rule "${own.configRuleName}"`);
-  }
-  if (change.accountId !== own.accountId) {
-    problems.push(`account ${change.accountId} is not this function's account ${own.accountId}`);
-  }
-  if (change.region !== own.region) problems.push(`region ${change.region} is not this function's region ${own.region}`);
-  if (problems.length > 0) throw new InvalidEventError(problems);
 }

@@ -12,7 +12,7 @@ import { InvalidEventError } from '../shared/errors.ts';
 import { logger, metrics } from '../shared/telemetry.ts';
 import { accountIdFromFunctionArn, loadRemediationConfig, type RemediationConfig } from './config.ts';
 import { parseRecordBody, sendToDeadLetterQueue } from './dead-letter.ts';
-import { NotificationDeliveryError, remediateEvent, type RemediationResult } from './remediator.ts';
+import { NotificationDeliveryError, remediateEvent, type ApplyEstimate, type RemediationResult } from './remediator.ts';
 import { isSourceEvent, remediateSourceEvent, sourcesRuleName, type SourceRemediationResult } from './source-remediator.ts';
 
 // Created once per execution environment and reused across invocations.
@@ -22,6 +22,8 @@ const autoscaling = new AutoScalingClient(CLIENT_DEFAULTS);
 const sqs = new SQSClient(CLIENT_DEFAULTS);
 const processor = new BatchProcessor(EventType.SQS);
 const events = new EventBridgeClient(CLIENT_DEFAULTS);
+// How long EC2 took to apply recent changes, as this execution environment saw them.
+const applyEstimate: ApplyEstimate = { ms: undefined };
 // In the topic's region, which may differ from the function's (a central topic): created with
 // the configuration, once.
 let sns: SNSClient | undefined;
@@ -29,7 +31,9 @@ let config: RemediationConfig | undefined;
 
 /**
  * Consumes the remediation queue (an SQS event source mapping with ReportBatchItemFailures).
- * Each record's body is a "Config Rules Compliance Change" event as EventBridge delivered it.
+ * Each record's body is an event as EventBridge delivered it: a "Config Rules Compliance Change"
+ * of this rule, or an "EC2 Instance State-change Notification" for `running` (possibly sent back
+ * by this function as a delayed re-look).
  * A record that throws fails alone and SQS redelivers it after the visibility timeout;
  * one that can never succeed is moved to the dead-letter queue at once and reported as done.
  */
@@ -60,12 +64,15 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
           cloudwatch,
           sns,
           events,
+          sqs,
           config,
+          applyEstimate,
           accountId,
           logger,
           remainingTimeMs: () => context.getRemainingTimeInMillis(),
         });
     countOutcome(result.outcome);
+    countTimeToFix(result);
     logger.info('remediation finished', { ...result, mode: config.mode, messageId });
     return result;
   } catch (error) {
@@ -90,6 +97,15 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<Remedi
     logger.error('remediation failed', { messageId, error: error as Error });
     throw error;
   }
+}
+
+/** Seconds from the event's time to the read that verified this message's fix, by path (`state-change`, `config`). */
+function countTimeToFix(result: RemediationResult | SourceRemediationResult): void {
+  // Sources (templates, groups, account defaults) have no instance to verify: only instances count.
+  if (!('secondsToVerifiedFix' in result) || result.secondsToVerifiedFix === undefined) return;
+  const metric = metrics.singleMetric();
+  metric.addDimension('Path', result.path);
+  metric.addMetric('SecondsToCompliant', MetricUnit.Seconds, result.secondsToVerifiedFix);
 }
 
 /** One `Remediations` count per message, by outcome (`error` when it threw), published at once. */

@@ -5,7 +5,9 @@ import type { Imdsv1Finding, MetadataValues } from './plan.ts';
  * The remediation's record of what it did to an instance, kept as a tag on the instance itself
  * so that every execution environment reads it with the DescribeInstances it makes anyway.
  * It lets a retry of an event tell "my change landed but its notification did not go out" from
- * "this event was handled and notified" (docs/remediation.md, "Delivery guarantee").
+ * "this event was handled and notified" (docs/remediation.md, "Delivery guarantee"), and an
+ * `unnotified` ledger is a claim: events of both paths for one instance defer to the one that
+ * holds it (docs/remediation.md, "Both paths, one ledger").
  */
 // No "/" in the key: EC2 refuses such keys on instances that expose their tags in instance
 // metadata (InstanceMetadataTags=enabled), and the ledger must be writable on every node.
@@ -21,8 +23,10 @@ export const MAX_LEDGER_LENGTH = 256;
  * - `unnotified`: a change for this event was (about to be) sent; its notification has not gone out.
  * - `notified`: the notification for this event's change was published.
  * - `failed`: the change was refused (a permanent error); nothing was modified.
+ * - `yielded`: between this event's claim and its change, another event's remediation changed the
+ *   instance; this event modified nothing and reports nothing.
  */
-export const LEDGER_STATES = ['unnotified', 'notified', 'failed'] as const;
+export const LEDGER_STATES = ['unnotified', 'notified', 'failed', 'yielded'] as const;
 export type LedgerState = (typeof LEDGER_STATES)[number];
 
 export interface Ledger {

@@ -3,6 +3,7 @@ import { describeExemption, type Exemption } from '../shared/exemption.ts';
 import { cleanText, describeAwsError, quoteValue } from '../shared/sanitize.ts';
 import type { RemediationMode } from './config.ts';
 import type { DriftWarning, FieldChange, MetadataValues } from './plan.ts';
+import type { RemediationPath } from './trigger.ts';
 
 export const OUTCOMES = ['remediated', 'would-remediate', 'partially-remediated', 'skipped', 'failed'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -41,6 +42,8 @@ export interface RemediationReport {
   readonly reason: string;
   readonly headline: string;
   readonly mode: RemediationMode;
+  /** Which rule brought the event: `config` (a compliance change) or `state-change` (a launch). */
+  readonly path: RemediationPath;
   readonly eventId: string;
   readonly configRuleName: string;
   readonly accountId: string;
@@ -77,6 +80,11 @@ const OUTCOME_LABELS: Record<Outcome, string> = {
   'partially-remediated': 'partially remediated',
   skipped: 'skipped',
   failed: 'FAILED',
+};
+
+const PATH_LABELS: Record<RemediationPath, string> = {
+  config: 'Config compliance change',
+  'state-change': 'EC2 launch',
 };
 
 const FIELDS: readonly { readonly key: keyof MetadataValues; readonly field: FieldChange['field'] }[] = [
@@ -155,7 +163,7 @@ function renderText(report: RemediationReport): string {
   const lines = [
     `EKS node ${report.instanceId}${where.length > 0 ? ` (${where.join(', ')})` : ''} in account ${report.accountId}, ${report.region}`,
     `Outcome: ${report.outcome} - ${report.headline}`,
-    `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId}`,
+    `Mode: ${report.mode}; rule: ${report.configRuleName}; event: ${report.eventId} (${PATH_LABELS[report.path]})`,
   ];
   if (report.exemption !== undefined) {
     const handled = report.exemption.status === 'active' ? 'not remediated' : 'handled as if it had none';

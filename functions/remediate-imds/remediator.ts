@@ -7,11 +7,11 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DebugLogger } from '../shared/clients.ts';
 import { describeOneInstance, sleep as defaultSleep } from '../shared/ec2.ts';
 import type { Exemption } from '../shared/exemption.ts';
 import { cleanText } from '../shared/sanitize.ts';
-import { assertEventIsOurs, parseComplianceChange, type ComplianceChange } from './compliance-event.ts';
 import type { RemediationConfig } from './config.ts';
 import { deliverReport } from './report-delivery.ts';
 import { formatLedger, LEDGER_TAG_KEY, ledgerEventRef, ledgerNamesEvent, parseLedger, type Ledger } from './ledger.ts';
@@ -33,7 +33,9 @@ import {
   type FieldChange,
   type Imdsv1Finding,
   type MetadataValues,
+  type SkipReason,
 } from './plan.ts';
+import { MAX_RELOOKS, parseTrigger, publishesSkips, RELOOK_DELAY_SECONDS, relookBody, type RemediationPath, type Trigger } from './trigger.ts';
 
 export interface VerificationTiming {
   /** First wait after the change, doubled after every read up to maxDelayMs. */
@@ -52,10 +54,24 @@ export const DEFAULT_VERIFICATION_TIMING: VerificationTiming = {
   safetyMarginMs: 10_000,
 };
 
+/**
+ * What one execution environment has learnt of how long EC2 takes to apply a change: the first
+ * verification read waits about that long instead of 250 ms, so that a burst of launches spends
+ * one or two DescribeInstances per verification, not four (DescribeInstances refills 20/s per
+ * account and region, shared with the change's other reads and with everything else in the
+ * account). Seen applied on the first read: the next one looks a fifth earlier; not: the next
+ * one waits as long as this one took.
+ */
+export interface ApplyEstimate {
+  ms: number | undefined;
+}
+
 export interface RemediatorDeps {
   readonly ec2: Pick<EC2Client, 'send'>;
   readonly cloudwatch: Pick<CloudWatchClient, 'send'>;
   readonly sns: Pick<SNSClient, 'send'>;
+  /** Sends delayed re-looks to the remediation queue (config.remediationQueueUrl). */
+  readonly sqs: Pick<SQSClient, 'send'>;
   readonly events: Pick<EventBridgeClient, 'send'>;
   readonly config: RemediationConfig;
   /** The function's own account (from its ARN): events for any other account are refused. */
@@ -66,9 +82,12 @@ export interface RemediatorDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly verification?: Partial<VerificationTiming>;
+  /** Kept by the handler for its execution environment; without it every verification starts at initialDelayMs. */
+  readonly applyEstimate?: ApplyEstimate;
 }
 
 export interface RemediationResult {
+  readonly path: RemediationPath;
   readonly outcome: Outcome;
   readonly reason: string;
   readonly eventId: string;
@@ -83,7 +102,16 @@ export interface RemediationResult {
    */
   readonly redelivered: boolean;
   readonly verified: boolean | undefined;
+  /** From the event's time to the read that verified this invocation's change; undefined otherwise. */
+  readonly secondsToVerifiedFix: number | undefined;
 }
+
+/**
+ * An `unnotified` ledger of another event written this recently is a remediation in flight: its
+ * owner's first retry comes within it (the queue's 720 s visibility timeout plus the function's
+ * 120 s). An older claim counts as abandoned, and any event acts.
+ */
+export const IN_FLIGHT_CLAIM_MS = 15 * 60_000;
 
 /** Publish failed after SNS's own retries: thrown so the message fails and SQS redelivers the event. */
 export class NotificationDeliveryError extends Error {
@@ -122,22 +150,33 @@ const PERMANENT_ERRORS = new Set([
 type Failure = { readonly operation: string; readonly error: Error };
 
 
-/** What one invocation decided: a report to publish, or nothing (a duplicate). */
+/**
+ * Why nothing is published: a skip reason the path keeps quiet, a duplicate, another event's
+ * remediation in flight (`in-flight`) or ahead of this one (`superseded`), or a re-look sent
+ * (`relook-scheduled`: tags not there yet, or the claim contended).
+ */
+type SilentReason = SkipReason | 'duplicate' | 'in-flight' | 'superseded' | 'relook-scheduled' | 'relooks-exhausted';
+
+/** What one invocation decided: a report to publish, or nothing. */
 type Handled =
-  | { readonly report: undefined; readonly silentReason: 'already-compliant' | 'duplicate' }
+  | { readonly report: undefined; readonly silentReason: SilentReason }
   | {
       readonly report: RemediationReport;
       readonly modified: boolean;
       readonly redelivered: boolean;
       /** The `unnotified` ledger on the instance for this report: marked `notified` once it is published. */
       readonly ledger: Ledger | undefined;
+      readonly secondsToVerifiedFix?: number;
+      /** Set when another event changed the instance too and reported it: nothing is published. */
+      readonly silentReason?: 'reported-by-another-event';
     };
 
 type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
 
 /**
- * Handles one "Config Rules Compliance Change" event: validate and check it is ours, re-read
- * the instance, decide, look for IMDSv1 use, change (enforce) or DryRun (notify), verify, report.
+ * Handles one event of either path ("Config Rules Compliance Change", or "EC2 Instance
+ * State-change Notification" for `running`): validate and check it is ours, re-read the
+ * instance, decide, look for IMDSv1 use, change (enforce) or DryRun (notify), verify, report.
  *
  * Idempotency, with the state on the instance itself (the reasoning is in docs/remediation.md):
  * - The decision comes from the instance as EC2 describes it now, never from the event.
@@ -149,72 +188,94 @@ type Planned = Omit<RemediationReport, 'outcome' | 'reason' | 'headline'>;
  *   reported" (publish nothing).
  */
 export async function remediateEvent(event: unknown, deps: RemediatorDeps): Promise<RemediationResult> {
-  const change = parseComplianceChange(event);
-  assertEventIsOurs(change, { configRuleName: deps.config.configRuleName, accountId: deps.accountId, region: deps.config.region });
+  const trigger = parseTrigger(event, { configRuleName: deps.config.configRuleName, accountId: deps.accountId, region: deps.config.region });
 
-  const handled = await remediate(change, deps);
+  const handled = await remediate(trigger, deps);
   if (handled.report === undefined) {
     return {
+      path: trigger.path,
       outcome: 'skipped',
       reason: handled.silentReason,
-      eventId: change.eventId,
-      instanceId: change.instanceId,
+      eventId: trigger.eventId,
+      instanceId: trigger.instanceId,
       cluster: undefined,
       modified: false,
       published: false,
       redelivered: false,
       verified: undefined,
+      secondsToVerifiedFix: undefined,
+    };
+  }
+  if (handled.silentReason !== undefined) {
+    deps.logger.debug('not reporting', { instanceId: trigger.instanceId, reason: handled.silentReason });
+    return {
+      ...resultOf(handled.report, { modified: handled.modified, published: false, redelivered: false }),
+      reason: handled.silentReason,
+      secondsToVerifiedFix: handled.secondsToVerifiedFix,
     };
   }
   if (handled.report.error !== undefined) {
     // The notification withholds the encoded authorization failure message; the function's
     // operators find it here, to decode with sts:DecodeAuthorizationMessage.
     const { operation, code, message } = handled.report.error;
-    deps.logger.warn('AWS refused a call', { instanceId: change.instanceId, operation, code, message: cleanText(message, 4_000) });
+    deps.logger.warn('AWS refused a call', { instanceId: trigger.instanceId, operation, code, message: cleanText(message, 4_000) });
   }
-  await publish(deps, change.eventId, handled.report, handled.ledger !== undefined);
-  if (handled.ledger !== undefined) await markNotified(deps, change.instanceId, handled.ledger);
-  return resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered });
+  await publish(deps, trigger.eventId, handled.report, handled.ledger !== undefined);
+  if (handled.ledger !== undefined) await markNotified(deps, trigger.instanceId, handled.ledger);
+  return {
+    ...resultOf(handled.report, { modified: handled.modified, published: true, redelivered: handled.redelivered }),
+    secondsToVerifiedFix: handled.secondsToVerifiedFix,
+  };
 }
 
-/** The report to publish, or undefined for a duplicate that publishes nothing. */
-async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promise<Handled> {
+/** The report to publish, or the reason to publish nothing. */
+async function remediate(trigger: Trigger, deps: RemediatorDeps): Promise<Handled> {
   const { config } = deps;
-  const base = baseReport(change, deps);
+  const base = baseReport(trigger, deps);
   const reported = (report: RemediationReport): Handled => ({ report, modified: false, redelivered: false, ledger: undefined });
+  const silent = (silentReason: SilentReason): Handled => ({ report: undefined, silentReason });
 
   let instance: Instance | undefined;
   try {
-    instance = await describeOneInstance(deps.ec2, change.instanceId);
+    instance = await describeOneInstance(deps.ec2, trigger.instanceId);
   } catch (error) {
     if (isNamed(error, 'InvalidInstanceID.NotFound')) instance = undefined;
     else return reported(failedReport(base, { operation: 'DescribeInstances', error: permanentOrThrow(error) }));
   }
 
-  const found = instance && parseLedger(instance.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
-  const ledger = found !== undefined && ledgerNamesEvent(found, change.eventId) ? found : undefined;
+  const found = ledgerOf(instance);
+  const ledger = found !== undefined && ledgerNamesEvent(found, trigger.eventId) ? found : undefined;
   if (ledger?.state === 'notified') {
     // This event's change was made and reported: a duplicate or late delivery, whatever the
     // instance looks like now (a new non-compliance comes with its own event).
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: 'duplicate', ledgerAt: ledger.at });
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: 'duplicate', ledgerAt: ledger.at });
     return { report: undefined, silentReason: 'duplicate' };
   }
 
-  const assessment = assessInstance(instance, change.instanceId, config.ruleParameters, new Date((deps.now ?? Date.now)()));
+  const assessment = assessInstance(instance, trigger.instanceId, config.ruleParameters, new Date((deps.now ?? Date.now)()));
   if (ledger?.state === 'unnotified' && instance !== undefined) {
     const resent = reportFromLedger(base, instance, assessment, ledger, deps);
     if (resent !== undefined) return resent;
     // The ledger was written but its change never landed (the call failed after the tag) or was
     // undone since: a first attempt again, and the ledger is rewritten.
     deps.logger.warn('ledger names this event but its change is not on the instance: acting again', {
-      instanceId: change.instanceId,
-      eventId: change.eventId,
+      instanceId: trigger.instanceId,
+      eventId: trigger.eventId,
     });
   }
   if (assessment.kind === 'skip') {
-    deps.logger.debug('skipping', { instanceId: change.instanceId, reason: assessment.reason });
-    if (!assessment.publish) return { report: undefined, silentReason: 'already-compliant' };
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: assessment.reason, path: trigger.path });
+    // Tags can lag a launch: an instance with no NodeTagKeys tag yet is looked at again.
+    if (trigger.path === 'state-change' && assessment.reason === 'not-eks-node' && instance !== undefined) {
+      return silent(await relook(deps, trigger, 'no NodeTagKeys tag yet'));
+    }
+    if (!assessment.publish || !publishesSkips(trigger)) return silent(assessment.reason);
     return reported(skippedReport(base, assessment));
+  }
+  if (found !== undefined && ledger === undefined && isInFlight(found, deps)) {
+    // Another event (the other path, or a newer finding) holds the claim: its own retries finish it.
+    deps.logger.debug('skipping', { instanceId: trigger.instanceId, reason: 'in-flight', claimedBy: found.event, claimedAt: found.at });
+    return silent('in-flight');
   }
   // assessInstance only acts on an instance it was given.
   const current = instance as Instance;
@@ -225,7 +286,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
   let imdsv1: Imdsv1Finding | undefined;
   if (assessment.enforcesTokens && config.imdsv1Guard) {
     try {
-      imdsv1 = await readImdsv1Calls(deps, change.instanceId, config.imdsv1LookbackHours);
+      imdsv1 = await readImdsv1Calls(deps, trigger.instanceId, config.imdsv1LookbackHours);
     } catch (error) {
       const failure = { operation: 'GetMetricStatistics', error: permanentOrThrow(error) };
       return reported(failedReport({ ...nodeReport, drift }, failure));
@@ -261,7 +322,7 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
 
   // Written before the change, so that a retry anywhere knows a change may have been made.
   const written: Ledger = {
-    event: ledgerEventRef(change.eventId),
+    event: ledgerEventRef(trigger.eventId),
     state: 'unnotified',
     before: plan.before,
     after: plan.after,
@@ -269,10 +330,12 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     at: isoNow(deps),
   };
   try {
-    await writeLedger(deps, change.instanceId, written);
+    await writeLedger(deps, trigger.instanceId, written);
   } catch (error) {
     return reported(failedReport(planned, { operation: 'CreateTags', error: permanentOrThrow(error) }));
   }
+  const claim = await confirmClaim(deps, trigger, written, plan);
+  if (claim !== 'held') return silent(claim === 'lost' ? await relook(deps, trigger, 'claim held by another event') : claim);
 
   try {
     await deps.ec2.send(new ModifyInstanceMetadataOptionsCommand(plan.request));
@@ -282,16 +345,21 @@ async function remediate(change: ComplianceChange, deps: RemediatorDeps): Promis
     const failure = { operation: 'ModifyInstanceMetadataOptions', error: permanentOrThrow(error) };
     // Refused for good: nothing was modified, and the ledger must not let a later delivery of
     // this event report somebody else's fix as this function's.
-    await writeLedgerOrWarn(deps, change.instanceId, { ...written, state: 'failed', at: isoNow(deps) }, 'failed');
+    await writeLedgerOrWarn(deps, trigger.instanceId, { ...written, state: 'failed', at: isoNow(deps) }, 'failed');
     return reported(failedReport(planned, failure));
   }
   // Verification never throws: a failed read costs the proof, not the notification.
-  const verification = await verify(deps, change.instanceId, plan.after);
+  const { verification, ledgerSeen } = await verify(deps, trigger.instanceId, plan.after);
+  // verify returns on the read that verified: now is when the fix was seen in place.
+  const fixedAt = (deps.now ?? Date.now)();
+  const silentAsReported = await reportedByAnotherEvent(deps, trigger, ledgerSeen);
   return {
     report: appliedReport(planned, plan.changes, verification, ''),
     modified: true,
     redelivered: false,
-    ledger: written,
+    ledger: silentAsReported ? undefined : written,
+    ...(silentAsReported ? { silentReason: 'reported-by-another-event' as const } : {}),
+    ...(verification.status === 'verified' ? { secondsToVerifiedFix: (fixedAt - trigger.time.getTime()) / 1000 } : {}),
   };
 }
 
@@ -397,6 +465,65 @@ async function writeLedgerOrWarn(deps: RemediatorDeps, instanceId: string, ledge
   }
 }
 
+/**
+ * The ledger is a tag, written last-writer-wins: two events (one per path) that read the instance
+ * before either wrote would both change it. After writing its claim, an invocation reads the
+ * instance once more and changes it only when its own claim is the one there and the change is
+ * still needed. `lost`: another event's claim replaced it (or this one is not visible yet); that
+ * one acts, and this event is looked at again later in case it does not. `superseded`: the
+ * instance was changed in between; the ledger is marked `yielded` so that a later delivery of
+ * this event does not take the change for its own.
+ */
+async function confirmClaim(
+  deps: RemediatorDeps,
+  trigger: Trigger,
+  claim: Ledger,
+  plan: ChangePlan,
+): Promise<'held' | 'lost' | 'superseded'> {
+  let instance: Instance | undefined;
+  try {
+    instance = await describeOneInstance(deps.ec2, trigger.instanceId);
+  } catch (error) {
+    // The claim stays `unnotified`: a retry of this event finds it and acts as a first attempt.
+    if (!isNamed(error, 'InvalidInstanceID.NotFound')) throw error;
+  }
+  const now = ledgerOf(instance);
+  if (now === undefined || !ledgerNamesEvent(now, trigger.eventId)) {
+    deps.logger.debug('claim not held', { instanceId: trigger.instanceId, eventId: trigger.eventId, heldBy: now?.event });
+    return 'lost';
+  }
+  const assessment = assessInstance(instance, trigger.instanceId, deps.config.ruleParameters, new Date((deps.now ?? Date.now)()));
+  const again = assessment.kind === 'act' ? planChange(assessment, claim.imdsv1) : undefined;
+  if (again !== undefined && again.changes.length > 0 && sameValues(again.after, plan.after)) return 'held';
+  deps.logger.debug('superseded', { instanceId: trigger.instanceId, eventId: trigger.eventId });
+  await writeLedgerOrWarn(deps, trigger.instanceId, { ...claim, state: 'yielded', at: isoNow(deps) }, 'yielded');
+  return 'superseded';
+}
+
+/**
+ * Sends the event back to the remediation queue with a delay, at most MAX_RELOOKS times; past
+ * that the event is dropped quietly.
+ */
+async function relook(deps: RemediatorDeps, trigger: Trigger, why: string): Promise<'relook-scheduled' | 'relooks-exhausted'> {
+  if (trigger.attempt >= MAX_RELOOKS) {
+    deps.logger.debug('not looked at again', { instanceId: trigger.instanceId, why, attempt: trigger.attempt });
+    return 'relooks-exhausted';
+  }
+  await deps.sqs.send(
+    new SendMessageCommand({ QueueUrl: deps.config.remediationQueueUrl, MessageBody: relookBody(trigger), DelaySeconds: RELOOK_DELAY_SECONDS }),
+  );
+  deps.logger.debug('looked at again later', { instanceId: trigger.instanceId, why, attempt: trigger.attempt + 1 });
+  return 'relook-scheduled';
+}
+
+function isInFlight(ledger: Ledger, deps: RemediatorDeps): boolean {
+  return ledger.state === 'unnotified' && (deps.now ?? Date.now)() - Date.parse(ledger.at) < IN_FLIGHT_CLAIM_MS;
+}
+
+function sameValues(a: MetadataValues, b: MetadataValues): boolean {
+  return a.httpTokens === b.httpTokens && a.hopLimit === b.hopLimit && a.httpEndpoint === b.httpEndpoint;
+}
+
 async function markNotified(deps: RemediatorDeps, instanceId: string, ledger: Ledger): Promise<void> {
   await writeLedgerOrWarn(deps, instanceId, { ...ledger, state: 'notified', at: isoNow(deps) }, 'notified');
 }
@@ -447,47 +574,102 @@ async function readImdsv1Calls(deps: RemediatorDeps, instanceId: string, lookbac
   return { lookbackHours, calls };
 }
 
-/** Polls until EC2 reports the options applied with the values sent, within the invocation's time. */
-async function verify(deps: RemediatorDeps, instanceId: string, expected: MetadataValues): Promise<Verification> {
+interface Polled {
+  /** The instance as the last successful read returned it. */
+  readonly last: Instance | undefined;
+  readonly done: boolean;
+  readonly reads: number;
+  readonly waitedMs: number;
+}
+
+/**
+ * Reads the instance with a doubling wait until `done` says so, within the invocation's time.
+ * A failed read is logged and the polling goes on: after the change, a read costs only proof.
+ */
+async function pollInstance(
+  deps: RemediatorDeps,
+  instanceId: string,
+  done: (instance: Instance | undefined) => boolean,
+  firstDelayMs?: number,
+): Promise<Polled> {
   const timing = { ...DEFAULT_VERIFICATION_TIMING, ...deps.verification };
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const start = now();
   const budget = Math.min(timing.maxWaitMs, deps.remainingTimeMs() - timing.safetyMarginMs);
   const deadline = start + Math.max(0, budget);
-  let delay = timing.initialDelayMs;
-  let observed: Verification['observed'];
+  let delay = Math.min(Math.max(firstDelayMs ?? timing.initialDelayMs, timing.initialDelayMs), timing.maxDelayMs);
+  let last: Instance | undefined;
   let reads = 0;
-
   while (now() + delay <= deadline) {
     await sleep(delay);
     reads++;
     try {
-      const options = (await describeOneInstance(deps.ec2, instanceId))?.MetadataOptions;
-      observed = {
-        state: options?.State,
-        httpTokens: options?.HttpTokens,
-        hopLimit: options?.HttpPutResponseHopLimit,
-        httpEndpoint: options?.HttpEndpoint,
-      };
-      if (observed.state === 'applied' && matches(observed, expected)) {
-        const waitedMs = now() - start;
-        return { status: 'verified', detail: `State applied with the values sent after ${seconds(waitedMs)} s`, waitedMs, observed };
-      }
+      last = await describeOneInstance(deps.ec2, instanceId);
+      if (done(last)) return { last, done: true, reads, waitedMs: now() - start };
     } catch (error) {
-      // The change is made: a failed read costs the proof, not the notification.
-      deps.logger.warn('verification read failed', { instanceId, error: (error as Error).name });
+      deps.logger.warn('read after the change failed', { instanceId, error: (error as Error).name });
     }
     delay = Math.min(delay * 2, timing.maxDelayMs);
   }
-  const waitedMs = now() - start;
+  return { last, done: false, reads, waitedMs: now() - start };
+}
+
+function observedOptions(instance: Instance | undefined): NonNullable<Verification['observed']> {
+  const options = instance?.MetadataOptions;
+  return { state: options?.State, httpTokens: options?.HttpTokens, hopLimit: options?.HttpPutResponseHopLimit, httpEndpoint: options?.HttpEndpoint };
+}
+
+/**
+ * Polls until EC2 reports the options applied with the values sent. Also returns the ledger the
+ * last read carried: it tells whether another event changed the instance too.
+ */
+async function verify(deps: RemediatorDeps, instanceId: string, expected: MetadataValues): Promise<{ verification: Verification; ledgerSeen: Ledger | undefined }> {
+  const applied = (instance: Instance | undefined) => {
+    const observed = observedOptions(instance);
+    return observed.state === 'applied' && matches(observed, expected);
+  };
+  const estimate = deps.applyEstimate;
+  const polled = await pollInstance(deps, instanceId, applied, estimate?.ms);
+  if (estimate !== undefined && polled.done) estimate.ms = polled.reads === 1 ? polled.waitedMs * 0.8 : polled.waitedMs;
+  const ledgerSeen = ledgerOf(polled.last);
+  const observed = polled.last === undefined ? undefined : observedOptions(polled.last);
+  if (polled.done) {
+    return { verification: { status: 'verified', detail: `State applied with the values sent after ${seconds(polled.waitedMs)} s`, waitedMs: polled.waitedMs, observed }, ledgerSeen };
+  }
   const last = observed === undefined ? 'no successful read' : `last read: State ${observed.state ?? 'absent'}${matches(observed, expected) ? '' : ', values differ'}`;
   return {
-    status: 'not-verified',
-    detail: `not applied within ${seconds(waitedMs)} s (${reads} read(s); ${last}); Config will re-evaluate when the change lands`,
-    waitedMs,
-    observed,
+    verification: {
+      status: 'not-verified',
+      detail: `not applied within ${seconds(polled.waitedMs)} s (${polled.reads} read(s); ${last}); Config will re-evaluate when the change lands`,
+      waitedMs: polled.waitedMs,
+      observed,
+    },
+    ledgerSeen,
   };
+}
+
+/**
+ * Two events that both changed the instance (their claims were confirmed within one round trip)
+ * report it once: the one whose claim the ledger names reports; the other waits for that claim
+ * to resolve. True when the other event reported the change (this one stays silent); false when
+ * this one must report it (the ledger names this event, the other event yielded, or the wait ran
+ * out: a second notification rather than none).
+ */
+async function reportedByAnotherEvent(deps: RemediatorDeps, trigger: Trigger, seen: Ledger | undefined): Promise<boolean> {
+  const other = (ledger: Ledger | undefined) => ledger !== undefined && !ledgerNamesEvent(ledger, trigger.eventId);
+  if (!other(seen) || seen?.state === 'yielded' || seen?.state === 'failed') return false;
+  if (seen?.state === 'notified') return true;
+  const settled = await pollInstance(deps, trigger.instanceId, (instance) => {
+    const ledger = ledgerOf(instance);
+    return !other(ledger) || ledger?.state !== 'unnotified';
+  });
+  const ledger = ledgerOf(settled.last);
+  return settled.done && other(ledger) && ledger?.state === 'notified';
+}
+
+function ledgerOf(instance: Instance | undefined): Ledger | undefined {
+  return parseLedger(instance?.Tags?.find((tag) => tag.Key === LEDGER_TAG_KEY)?.Value);
 }
 
 function matches(observed: MetadataValues, expected: MetadataValues): boolean {
@@ -516,14 +698,15 @@ async function publish(deps: RemediatorDeps, eventId: string, report: Remediatio
   }
 }
 
-function baseReport(change: ComplianceChange, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
+function baseReport(trigger: Trigger, deps: RemediatorDeps): Omit<RemediationReport, 'outcome' | 'reason' | 'headline'> {
   return {
     mode: deps.config.mode,
-    eventId: change.eventId,
-    configRuleName: change.configRuleName,
-    accountId: change.accountId,
-    region: change.region,
-    instanceId: change.instanceId,
+    path: trigger.path,
+    eventId: trigger.eventId,
+    configRuleName: deps.config.configRuleName,
+    accountId: trigger.accountId,
+    region: trigger.region,
+    instanceId: trigger.instanceId,
     cluster: undefined,
     nodeKind: undefined,
     nodeGroup: undefined,
@@ -609,8 +792,9 @@ function seconds(ms: number): string {
 function resultOf(
   report: RemediationReport,
   flags: { modified: boolean; published: boolean; redelivered: boolean },
-): RemediationResult {
+): Omit<RemediationResult, 'secondsToVerifiedFix'> {
   return {
+    path: report.path,
     outcome: report.outcome,
     reason: report.reason,
     eventId: report.eventId,

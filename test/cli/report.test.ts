@@ -263,6 +263,7 @@ function aReport(): RemediationReport {
     reason: 'imdsv1-in-use',
     headline: 'changed HttpPutResponseHopLimit 1 -> 2; HttpTokens left optional',
     mode: 'enforce',
+    path: 'config',
     eventId: 'c0bb891c-77fe-8518-14fc-be78b966f95b',
     configRuleName: RULE,
     accountId: '444455556666',

@@ -18,5 +18,8 @@ describe('npm run demo', () => {
     expect(result.stdout).toMatch(/\[skipped\] Subject: IMDS source skipped: LaunchTemplate lt-[0-9a-f]{17}[^\n]*\n\s+Outcome: skipped - nothing this function may change: action required\n\s+Action required:\n\s+- set the EC2NodeClass "default" spec: \{metadataOptions:/);
     expect(result.stdout).toMatch(/self-managed dev-workers \(\$Latest, tokens optional\)\s+COMPLIANT/);
     expect(result.stdout).toMatch(/New node i-[0-9a-f]{17} from lt-[0-9a-f]{17} v2: HttpTokens required, hop limit 2 -> COMPLIANT/);
+    // The fast path: the launched node is fixed from its running event, before Config records it.
+    expect(result.stdout).toMatch(/i-[0-9a-f]{17} running \d+ ms after launch; remediated \d+ ms after its running event \(applied\): now required\/2, 1 notification:/);
+    expect(result.stdout).toContain('launched: managed node group (hop 1): COMPLIANT at its first evaluation; 0 NON_COMPLIANT finding for it');
   });
 });

@@ -268,3 +268,48 @@ describe('CreateTags', () => {
     expect(emulator.getInstance(id)?.tags.k).toBeUndefined();
   });
 });
+
+describe('state-change events (EventBridge "EC2 Instance State-change Notification")', () => {
+  it('a launch emits pending then running, shaped as EC2 sends them, and the instance is running', () => {
+    emulator.drainStateChangeEvents();
+    const id = emulator.launchInstance(managedNodeGroupNode({ cluster: 'prod', nodegroup: 'general' }));
+    const events = emulator.drainStateChangeEvents();
+    expect(events.map((e) => e.detail)).toEqual([
+      { 'instance-id': id, state: 'pending' },
+      { 'instance-id': id, state: 'running' },
+    ]);
+    const [, running] = events;
+    expect(running).toMatchObject({
+      version: '0',
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      account: emulator.accountId,
+      region: emulator.region,
+      resources: [`arn:aws:ec2:${emulator.region}:${emulator.accountId}:instance/${id}`],
+    });
+    expect(running?.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(new Set(events.map((e) => e.id)).size).toBe(2);
+    expect(emulator.getInstance(id)?.state).toBe('running');
+  });
+
+  it('pushes each event to listeners as it happens; running comes after bootMs', async () => {
+    const seen: string[] = [];
+    const stop = emulator.onStateChange((event) => seen.push(event.detail.state));
+    const id = emulator.launchInstance(plainInstance(), { bootMs: 40 });
+    expect(seen).toEqual(['pending']);
+    expect(emulator.getInstance(id)?.state).toBe('pending');
+    await sleep(80);
+    expect(seen).toEqual(['pending', 'running']);
+    stop();
+    emulator.setInstanceState(id, 'stopping');
+    expect(seen).toEqual(['pending', 'running']);
+    expect(emulator.drainStateChangeEvents().map((e) => e.detail.state)).toEqual(['pending', 'running', 'stopping']);
+  });
+
+  it('emits nothing when the state does not change', () => {
+    const id = emulator.addInstance(plainInstance());
+    emulator.drainStateChangeEvents();
+    emulator.setInstanceState(id, 'running');
+    expect(emulator.stateChangeEvents()).toEqual([]);
+  });
+});

@@ -60,19 +60,27 @@ describe.each(Object.entries(TEMPLATES))('%s', (_file, template) => {
     }
   });
 
-  it('queues compliance changes: EventBridge rule -> RemediationQueue, undeliverable events to the failure queue', () => {
-    const targets = evaluator.value(props(template, 'ComplianceChangeRule')['Targets']!) as JsonObject[];
+  it.each(['ComplianceChangeRule', 'InstanceLaunchRule'])('queues %s: EventBridge rule -> RemediationQueue, undeliverable events to the failure queue', (rule) => {
+    const targets = evaluator.value(props(template, rule)['Targets']!) as JsonObject[];
     expect(targets).toEqual([{ Id: 'remediation-queue', Arn: '<RemediationQueue.Arn>', DeadLetterConfig: { Arn: '<RemediationFailureQueue.Arn>' } }]);
   });
 
-  it('lets only the two rules (instances, sources) send to the queue, over TLS', () => {
+  it('forwards launches: EC2 state changes to running, nothing else', () => {
+    expect(props(template, 'InstanceLaunchRule')['EventPattern']).toEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Instance State-change Notification'],
+      detail: { state: ['running'] },
+    });
+  });
+
+  it('lets only the three rules (instances, launches, sources) send to the queue, over TLS', () => {
     const document = evaluator.value(props(template, 'RemediationQueuePolicy')['PolicyDocument']!) as { Statement: JsonObject[] };
     expect(document.Statement).toContainEqual(
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
-        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<SourcesComplianceChangeRule.Arn>'] } },
+        Condition: { ArnEquals: { 'aws:SourceArn': ['<ComplianceChangeRule.Arn>', '<SourcesComplianceChangeRule.Arn>', '<InstanceLaunchRule.Arn>'] } },
       }),
     );
     expect(document.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));

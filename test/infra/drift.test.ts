@@ -42,8 +42,8 @@ describe('template.yaml and infra/member-account.yaml', () => {
     expect(resources(member)[id]).toEqual(resources(sam)[id]);
   });
 
-  it('match the same EventBridge events', () => {
-    expect(props(member, 'ComplianceChangeRule')['EventPattern']).toEqual(props(sam, 'ComplianceChangeRule')['EventPattern']);
+  it.each(['ComplianceChangeRule', 'InstanceLaunchRule'])('match the same EventBridge events (%s)', (rule) => {
+    expect(props(member, rule)['EventPattern']).toEqual(props(sam, rule)['EventPattern']);
   });
 
   it.each([...FUNCTION_IDS])('give %s the same runtime settings and environment', (id) => {

@@ -171,7 +171,8 @@ describe.each(Object.entries(TEMPLATES))('remediation role in %s', (_file, templ
   });
 
   it('sends refused events to its own dead-letter queue only', () => {
-    expect(allowing('sqs:SendMessage').flatMap((s) => list(s.Resource))).toEqual(['<RemediationFailureQueue.Arn>']);
+    // The failure queue (a refused event), and its own queue (a delayed re-look).
+    expect(allowing('sqs:SendMessage').flatMap((s) => list(s.Resource)).sort()).toEqual(['<RemediationFailureQueue.Arn>', '<RemediationQueue.Arn>']);
   });
 
   it('lets the event source mapping read and delete messages of the remediation queue only', () => {

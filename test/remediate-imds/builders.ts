@@ -170,6 +170,36 @@ export function aComplianceChangeEvent(shape: EventShape = {}): Record<string, u
   };
 }
 
+export const LAUNCH_EVENT_ID = '7bf73129-1428-4cd3-a780-95db273d1602';
+export const LAUNCH_TIME = '2026-11-20T09:15:08Z';
+
+export interface LaunchShape {
+  readonly id?: string;
+  readonly instanceId?: string;
+  readonly state?: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly time?: string;
+}
+
+/** An "EC2 Instance State-change Notification" as EventBridge delivers it (shape of a real one). */
+export function aStateChangeEvent(shape: LaunchShape = {}): Record<string, unknown> {
+  const account = shape.account ?? ACCOUNT;
+  const region = shape.region ?? REGION;
+  const instanceId = shape.instanceId ?? INSTANCE_ID;
+  return {
+    version: '0',
+    id: shape.id ?? LAUNCH_EVENT_ID,
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    account,
+    time: shape.time ?? LAUNCH_TIME,
+    region,
+    resources: [`arn:aws:ec2:${region}:${account}:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state: shape.state ?? 'running' },
+  };
+}
+
 /** A function configuration as the template sets it, with overrides. */
 export function aConfig(env: Record<string, string | undefined> = {}): RemediationConfig {
   return loadRemediationConfig({
@@ -214,7 +244,16 @@ export interface FakeEc2 {
   tagFault: ((input: CreateTagsRequest) => Error | undefined) | undefined;
   /** When it returns an error, ModifyInstanceMetadataOptions fails with it, after changing the instance when `landed`. */
   modifyFault: ((input: ModifyInstanceMetadataOptionsRequest) => { error: Error; landed: boolean } | undefined) | undefined;
+  /** When it returns an error, DescribeInstances fails with it. */
+  describeFault: (() => Error | undefined) | undefined;
+  /**
+   * Runs before every call takes effect; the call waits for the promise it returns. `client` is
+   * the SDK client that sent it (one per harness: one per invocation in a race).
+   */
+  gate: ((operation: Ec2Operation, client: unknown) => Promise<void> | undefined) | undefined;
 }
+
+export type Ec2Operation = 'DescribeInstances' | 'ModifyInstanceMetadataOptions' | 'CreateTags';
 
 /**
  * EC2 as far as remediation sees it, for one instance: DescribeInstances returns it as it is
@@ -244,14 +283,25 @@ export function fakeEc2(
     },
     tagFault: undefined,
     modifyFault: undefined,
+    describeFault: undefined,
+    gate: undefined,
   };
-  stub.on(DescribeInstancesCommand).callsFake(() => {
+  // Without a gate every call answers synchronously, as before; with one, it takes effect when released.
+  const gated =
+    <I, O>(operation: Ec2Operation, act: (input: I) => O) =>
+    (input: I, getClient: () => unknown): O | Promise<O> => {
+      const wait = fake.gate?.(operation, getClient());
+      return wait === undefined ? act(input) : wait.then(() => act(input));
+    };
+  stub.on(DescribeInstancesCommand).callsFake(gated('DescribeInstances', () => {
+    const fault = fake.describeFault?.();
+    if (fault !== undefined) throw fault;
     if (instance === undefined) return { Reservations: [] };
     const metadata = instance.MetadataOptions;
     if (metadata?.State === 'pending' && ++pendingReads >= readsUntilApplied) metadata.State = 'applied';
     return { Reservations: [{ ReservationId: 'r-0123456789abcdef0', OwnerId: ACCOUNT, Instances: [structuredClone(instance)] }] };
-  });
-  stub.on(ModifyInstanceMetadataOptionsCommand).callsFake((input: ModifyInstanceMetadataOptionsRequest) => {
+  }));
+  stub.on(ModifyInstanceMetadataOptionsCommand).callsFake(gated('ModifyInstanceMetadataOptions', (input: ModifyInstanceMetadataOptionsRequest) => {
     if (input.DryRun) throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.');
     if (instance === undefined || input.InstanceId !== instance.InstanceId) throw notFound(input.InstanceId);
     const fault = fake.modifyFault?.(input);
@@ -267,8 +317,8 @@ export function fakeEc2(
     pendingReads = 0;
     if (fault !== undefined) throw fault.error;
     return { InstanceId: input.InstanceId, InstanceMetadataOptions: { ...instance.MetadataOptions } };
-  });
-  stub.on(CreateTagsCommand).callsFake((input: CreateTagsRequest) => {
+  }));
+  stub.on(CreateTagsCommand).callsFake(gated('CreateTags', (input: CreateTagsRequest) => {
     const id = input.Resources?.[0];
     if (instance === undefined || input.Resources?.length !== 1 || id !== instance.InstanceId) throw notFound(id);
     const fault = fake.tagFault?.(input);
@@ -278,6 +328,6 @@ export function fakeEc2(
     for (const tag of input.Tags ?? []) tags.set(tag.Key, tag.Value ?? '');
     instance.Tags = [...tags].map(([Key, Value]) => ({ Key, Value }));
     return {};
-  });
+  }));
   return fake;
 }

@@ -8,6 +8,7 @@ import {
   aComplianceChangeEvent,
   anEksNode,
   anSqsEvent,
+  aStateChangeEvent,
   awsError,
   DEAD_LETTER_QUEUE_URL,
   fakeEc2,
@@ -87,6 +88,25 @@ describe('handler', () => {
     expect(info).toHaveBeenCalledWith('remediation finished', expect.objectContaining({ outcome: 'remediated', mode: 'enforce', modified: true }));
     expect(dimensions).toHaveBeenCalledWith('Outcome', 'remediated');
     expect(deadLettered()).toEqual([]);
+  });
+
+  it('counts the seconds from a launch event to the verified fix, by Path', async () => {
+    const handler = await loadHandler();
+    const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
+    const metric = vi.spyOn(Metrics.prototype, 'addMetric');
+    fakeEc2(ec2Mock, anEksNode());
+    const launchedAt = new Date(Date.now() - 3_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+    expect(await handler(anSqsEvent([aStateChangeEvent({ time: launchedAt })]), aContext())).toEqual({ batchItemFailures: [] });
+
+    expect(ec2Mock).toHaveReceivedCommandTimes(ModifyInstanceMetadataOptionsCommand, 1);
+    expect(dimensions).toHaveBeenCalledWith('Path', 'state-change');
+    const seconds = metric.mock.calls.filter(([name]) => name === 'SecondsToCompliant');
+    expect(seconds).toHaveLength(1);
+    expect(seconds[0]?.[1]).toBe('Seconds');
+    // At least the 3 s since the event, plus the first verification wait.
+    expect(seconds[0]?.[2]).toBeGreaterThanOrEqual(3);
+    expect(seconds[0]?.[2]).toBeLessThan(60);
   });
 
   it('takes the account from the function ARN: an event for another account goes to the dead-letter queue, nothing touched', async () => {

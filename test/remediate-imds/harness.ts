@@ -52,6 +52,7 @@ export function aHarness(options: { config?: RemediationConfig; remainingMs?: nu
     ec2: new EC2Client({ region: REGION }),
     cloudwatch: new CloudWatchClient({ region: REGION }),
     sns: new SNSClient({ region: REGION }),
+    sqs: new SQSClient({ region: REGION }),
     events: new EventBridgeClient({ region: REGION }),
     config: options.config ?? aConfig({ REMEDIATION_MODE: 'enforce' }),
     accountId: ACCOUNT,

@@ -48,7 +48,8 @@ function realModifications() {
 describe('trust: the event is validated and must be ours before any AWS call', () => {
   it.each([
     ['no id', { id: '' }, 'id:'],
-    ['another detail-type', { 'detail-type': 'EC2 Instance State-change Notification' }, 'detail-type'],
+    ['a detail-type no rule forwards', { 'detail-type': 'EC2 Spot Instance Interruption Warning' }, 'detail-type: must be one of "Config Rules Compliance Change", "EC2 Instance State-change Notification"'],
+    ['the state-change detail-type on a compliance change', { 'detail-type': 'EC2 Instance State-change Notification' }, "detail.instance-id"],
     ['another source', { source: 'aws.ec2' }, 'source'],
   ])('refuses an event with %s', async (_name, patch, field) => {
     const event = { ...aComplianceChangeEvent(), ...patch };
@@ -182,6 +183,7 @@ describe('enforce mode', () => {
     const result = await remediateEvent(aComplianceChangeEvent(), harness.deps);
 
     expect(result).toEqual({
+      path: 'config',
       outcome: 'remediated',
       reason: 'applied',
       eventId: EVENT_ID,
@@ -191,6 +193,8 @@ describe('enforce mode', () => {
       published: true,
       redelivered: false,
       verified: true,
+      // Event time 09:15:05, invoked at 09:15:10, verified on the first read 250 ms later.
+      secondsToVerifiedFix: 5.25,
     });
     expect(ec2.modifications).toEqual([
       {
@@ -338,9 +342,32 @@ describe('verification', () => {
     const result = await remediateEvent(aComplianceChangeEvent(), harness.deps);
     expect(result.verified).toBe(true);
     expect(harness.sleeps).toEqual([250, 500, 1000, 2000]);
-    // One read before the change, four while waiting.
-    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 5);
+    // The read that decides, the one that confirms the claim, four while waiting.
+    expect(ec2Mock).toHaveReceivedCommandTimes(DescribeInstancesCommand, 6);
     expect(onlyPublished().report.verification).toMatchObject({ status: 'verified', waitedMs: 3750 });
+  });
+
+  it("starts each verification about as late as this environment's last change took to apply", async () => {
+    const estimate = { ms: undefined as number | undefined };
+    const run = async (readsUntilApplied: number) => {
+      resetMocks();
+      fakeEc2(ec2Mock, anEksNode(), { readsUntilApplied });
+      const harness = aHarness();
+      const result = await remediateEvent(aComplianceChangeEvent(), { ...harness.deps, applyEstimate: estimate });
+      expect(result.verified).toBe(true);
+      return harness.sleeps;
+    };
+    // Nothing learnt yet: 250 ms doubling; applied on the third read, 1.75 s after the change.
+    expect(await run(3)).toEqual([250, 500, 1000]);
+    expect(estimate.ms).toBe(1750);
+    // One read where there were three; applied already, so the next looks a fifth earlier.
+    expect(await run(1)).toEqual([1750]);
+    expect(estimate.ms).toBe(1400);
+    // Too early: doubling from there, and the next starts as late as this one took.
+    expect(await run(2)).toEqual([1400, 2800]);
+    expect(estimate.ms).toBe(4200);
+    // Never longer than the longest wait between reads.
+    expect(await run(1)).toEqual([4000]);
   });
 
   it('gives up within the time the invocation has left and reports not verified', async () => {
@@ -373,8 +400,10 @@ describe('verification', () => {
   });
 
   it('turns a failing read after the change into "not verified", never an error', async () => {
-    fakeEc2(ec2Mock, anEksNode());
-    ec2Mock.on(DescribeInstancesCommand).resolvesOnce({ Reservations: [{ Instances: [anEksNode()] }] }).rejects(awsError('RequestLimitExceeded'));
+    const fake = fakeEc2(ec2Mock, anEksNode());
+    // The read that decides and the one that confirms the claim succeed; every read after the change fails.
+    let reads = 0;
+    fake.describeFault = () => (++reads > 2 ? awsError('RequestLimitExceeded') : undefined);
     const result = await remediateEvent(aComplianceChangeEvent(), aHarness({ remainingMs: 20_000 }).deps);
     expect(result).toMatchObject({ outcome: 'remediated', verified: false, published: true });
     expect(onlyPublished().report.verification?.detail).toContain('no successful read');

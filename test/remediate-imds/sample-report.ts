@@ -12,6 +12,7 @@ export function sampleReport(): RemediationReport {
     reason: 'applied',
     headline: 'changed HttpPutResponseHopLimit 1 -> 2 (verified)',
     mode: 'enforce',
+    path: 'config',
     eventId: 'c0bb891c-77fe-8518-14fc-be78b966f95b',
     configRuleName: 'eks-imds-guard',
     accountId: '111122223333',

@@ -13,9 +13,9 @@ describe('npm run demo', () => {
     expect(result.stdout).toContain('Before: 7 non-compliant, 1 compliant. After: 4 non-compliant, 4 compliant, 0 not applicable.');
     // The sources: judged, repaired where the function may, and a scale-out launches a compliant node.
     expect(result.stdout).toContain('Judged 8 sources');
-    expect(result.stdout).toContain('[remediated] Subject: IMDS source remediated: account defaults');
-    expect(result.stdout).toContain('[remediated] Subject: IMDS source remediated: AutoScalingGroup dev-workers');
-    expect(result.stdout).toMatch(/\[skipped\] Subject: IMDS source skipped: LaunchTemplate lt-[0-9a-f]{17}[^\n]*\n\s+Outcome: skipped - nothing this function may change: action required\n\s+Action required:\n\s+- set the EC2NodeClass "default" spec: \{metadataOptions:/);
+    expect(result.stdout).toMatch(/\[remediated\] Subject: \d{12}\/us-east-1 IMDS source remediated: account defaults/);
+    expect(result.stdout).toMatch(/\[remediated\] Subject: \d{12}\/us-east-1 IMDS source remediated: AutoScalingGroup "dev-workers"/);
+    expect(result.stdout).toMatch(/\[skipped\] Subject: \d{12}\/us-east-1 IMDS source skipped: LaunchTemplate "lt-[0-9a-f]{17}"[^\n]*\n\s+Outcome: skipped - nothing this function may change: action required\n\s+Action required:\n\s+- set the EC2NodeClass "default" spec: \{metadataOptions:/);
     expect(result.stdout).toMatch(/self-managed dev-workers \(\$Latest, tokens optional\)\s+COMPLIANT/);
     expect(result.stdout).toMatch(/New node i-[0-9a-f]{17} from lt-[0-9a-f]{17} v2: HttpTokens required, hop limit 2 -> COMPLIANT/);
     // The fast path: the launched node is fixed from its running event, before Config records it.

@@ -1,22 +1,27 @@
 /**
- * `npm run scan`: the rule's judgement against a real account, read-only (DescribeInstances
- * only), with the default credential chain. Exit 0 = all compliant, 1 = some non-compliant,
- * 2 = error.
+ * `npm run scan`: the rule's judgement against a real account, read-only (DescribeInstances, and
+ * AWS Config's recorder settings when allowed), with the default credential chain. Exit 0 = all
+ * compliant, 1 = some non-compliant, 2 = error.
  */
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { parseArgs } from 'node:util';
 import { annotate } from '../functions/shared/annotation.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
+import { EC2_INSTANCE } from '../functions/shared/ec2.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
+import { describeCoverage, describeRecorderCoverage, type RecorderCoverage } from '../functions/shared/recorder.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';
 
 export const USAGE = `Usage: npm run scan -- [--region R] [--profile P] [--cluster NAME]... [--format table|json] [Param=Value]...
 
-Reads every EKS node in one region (DescribeInstances only) and judges its IMDS settings
-exactly as the AWS Config rule does.
+Reads every EKS node in one region (DescribeInstances) and judges its IMDS settings exactly
+as the AWS Config rule does. Also says whether AWS Config records ${EC2_INSTANCE} there, and
+how often (config:DescribeConfigurationRecorders and ...RecorderStatus; without those
+permissions the scan still runs and says the recording is unknown).
 
 Options:
   --region R        AWS region (default: AWS_REGION or the profile's region)
@@ -70,13 +75,18 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
     throw error;
   }
 
-  const ec2 = new EC2Client({
+  const clientOptions = {
     ...CLIENT_DEFAULTS,
     ...(options.region ? { region: options.region } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
-  });
+  };
+  const ec2 = new EC2Client(clientOptions);
+  const config = new ConfigServiceClient(clientOptions);
   const rows: ScanRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
+  // Read beside the sweep; it never fails the scan (an unreadable recorder is reported as unknown).
+  const coverage = describeRecorderCoverage(config, [EC2_INSTANCE]);
+  let recorder: RecorderCoverage | undefined;
   try {
     for await (const page of sweepEksNodes(ec2, options.params)) {
       for (const judgement of page) {
@@ -91,16 +101,20 @@ export async function runScan(argv: readonly string[], io: ScanIo): Promise<numb
       }
       io.stderr(`scan: ${rows.length} instance(s) read\n`);
     }
+    [recorder] = await coverage;
   } catch (error) {
     io.stderr(`scan: ${explainAwsError(error)}\n`);
     return 2;
   } finally {
+    // The recorder read settles before the clients go, whatever the sweep did.
+    await coverage;
     ec2.destroy();
+    config.destroy();
   }
 
   // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
-  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows };
-  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts));
+  const report = { parameters: formatRuleParameters(options.params), recorder, counts, instances: rows };
+  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderTable(rows, counts, recorder));
   return counts.NON_COMPLIANT > 0 ? 1 : 0;
 }
 
@@ -159,13 +173,14 @@ function explainAwsError(error: unknown): string {
   return `${name}: ${message}`;
 }
 
-function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>): string {
+function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>, recorder: RecorderCoverage | undefined): string {
   const table = formatTable(
     ['INSTANCE', 'CLUSTER', 'KIND', 'RESULT', 'DETAIL'],
     rows.map((r) => [r.instanceId, r.cluster ?? '-', r.nodeKind ?? '-', r.compliance, r.annotation]),
   );
   const summary = `${rows.length} instance(s): ${counts.COMPLIANT} compliant, ${counts.NON_COMPLIANT} non-compliant, ${counts.NOT_APPLICABLE} not applicable`;
-  return `${table}\n\n${summary}\n`;
+  const recording = recorder === undefined ? '' : `AWS Config: ${describeCoverage(recorder)}\n`;
+  return `${table}\n\n${summary}\n${recording}`;
 }
 
 if (import.meta.main) {

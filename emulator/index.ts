@@ -1,7 +1,7 @@
 export { startEmulator, Emulator, type EmulatorOptions } from './server.ts';
 export type { FaultSpec } from './faults.ts';
 export type { Counter } from './counter.ts';
-export type { ComplianceChangeEvent, EvaluationResultJson, StoredEvaluation, ConfigRuleInfo, ComplianceType } from './config.ts';
+export type { ComplianceChangeEvent, EvaluationResultJson, StoredEvaluation, ConfigRuleInfo, ComplianceType, RecorderSpec } from './config.ts';
 export type { PublishedMessage, MessageAttribute } from './sns.ts';
 export type { MetadataChange } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';

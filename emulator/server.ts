@@ -223,6 +223,10 @@ export class Emulator {
             jsonAnswer(service, this.config.putEvaluations(input, { failEvaluation: () => this.faults.failEvaluation(key) }), requestId);
         case 'GetComplianceDetailsByConfigRule':
           return () => jsonAnswer(service, this.config.getComplianceDetailsByConfigRule(input), requestId);
+        case 'DescribeConfigurationRecorders':
+          return () => jsonAnswer(service, this.config.describeConfigurationRecorders(input), requestId);
+        case 'DescribeConfigurationRecorderStatus':
+          return () => jsonAnswer(service, this.config.describeConfigurationRecorderStatus(input), requestId);
         default:
           return undefined;
       }

@@ -17,6 +17,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  emulator.config.setRecorder({});
   for (const instance of emulator.instances()) emulator.removeInstance(instance.instanceId);
   emulator.resetCalls();
   emulator.faults.clear();
@@ -42,8 +43,33 @@ describe('npm run scan', () => {
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');
-    // Read-only: one filtered page, nothing else.
-    expect(emulator.requests.entries()).toEqual([['ec2:DescribeInstances', 1]]);
+    expect(stdout).toContain('AWS Config: AWS::EC2::Instance recorded continuously by recorder default: changes are evaluated within minutes');
+    // Read-only: one filtered page and the recorder's settings, nothing else.
+    expect(emulator.requests.entries().sort()).toEqual([
+      ['config:DescribeConfigurationRecorderStatus', 1],
+      ['config:DescribeConfigurationRecorders', 1],
+      ['ec2:DescribeInstances', 1],
+    ]);
+  });
+
+  it('says in the table and the JSON when AWS Config records instances only daily', async () => {
+    emulator.config.setRecorder({ recordingMode: { recordingFrequency: 'DAILY' } });
+    emulator.addInstance(eksctlNode({ cluster: 'prod' }));
+
+    const table = await scan();
+    expect(table.stdout).toContain('AWS Config: AWS::EC2::Instance recorded daily by recorder default: change-triggered evaluations can lag up to 24 hours');
+
+    const json = JSON.parse((await scan('--format', 'json')).stdout);
+    expect(json.recorder).toEqual({ resourceType: 'AWS::EC2::Instance', recorder: 'default', recording: 'daily' });
+  });
+
+  it('still scans, and says the recording is unknown, when the recorder cannot be read', async () => {
+    emulator.faults.set('config:DescribeConfigurationRecorderStatus', { unavailableNext: 10 });
+    emulator.addInstance(eksctlNode({ cluster: 'prod' }));
+
+    const { code, stdout } = await scan('--format', 'json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).recorder).toMatchObject({ recording: 'unknown', reason: expect.stringMatching(/^ServiceUnavailable/) });
   });
 
   it('exits 0 when every node is compliant, and honours --cluster and rule parameters in JSON', async () => {

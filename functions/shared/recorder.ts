@@ -45,7 +45,7 @@ export function coverageOf(
   if (status === undefined) return { resourceType, recording: 'unknown', ...named, reason: 'the recorder has no status' };
   if (status.recording !== true) return { resourceType, recording: 'recorder-stopped', ...named };
   const mode = recorder.recordingMode;
-  const override = mode?.recordingModeOverrides?.find((o) => o.resourceTypes?.includes(resourceType));
+  const override = mode?.recordingModeOverrides?.find((o) => names(o.resourceTypes, resourceType));
   const frequency = override?.recordingFrequency ?? mode?.recordingFrequency ?? 'CONTINUOUS';
   return { resourceType, recording: frequency === 'DAILY' ? 'daily' : 'continuous', ...named };
 }
@@ -55,16 +55,19 @@ function inRecordingGroup(resourceType: string, recorder: ConfigurationRecorder)
   if (group === undefined) return true;
   switch (group.recordingStrategy?.useOnly) {
     case 'EXCLUSION_BY_RESOURCE_TYPES':
-      return !(group.exclusionByResourceTypes?.resourceTypes ?? []).includes(resourceType);
+      return !names(group.exclusionByResourceTypes?.resourceTypes, resourceType);
     case 'INCLUSION_BY_RESOURCE_TYPES':
-      return (group.resourceTypes ?? []).includes(resourceType);
+      return names(group.resourceTypes, resourceType);
     case 'ALL_SUPPORTED_RESOURCE_TYPES':
       return true;
     default:
       // Older recorders carry no strategy: allSupported or the listed types decide.
-      return group.allSupported === true || (group.resourceTypes ?? []).includes(resourceType);
+      return group.allSupported === true || names(group.resourceTypes, resourceType);
   }
 }
+
+/** The SDK types resource types as a closed union; the rule's own are plain strings. */
+const names = (types: readonly string[] | undefined, resourceType: string) => (types ?? []).includes(resourceType);
 
 /**
  * Reads the account's customer managed recorder and its status (two calls, side by side) and

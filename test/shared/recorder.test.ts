@@ -79,7 +79,7 @@ describe('coverageOf', () => {
   });
 
   it('reports a type the recorder leaves out as not recorded even when the recorder is stopped', () => {
-    const recorder = { name: 'default', recordingGroup: { resourceTypes: ['AWS::S3::Bucket'] } };
+    const recorder: ConfigurationRecorder = { name: 'default', recordingGroup: { resourceTypes: ['AWS::S3::Bucket'] } };
     expect(coverageOf(EC2, recorder, { name: 'default', recording: false })).toMatchObject({ recording: 'not-recorded' });
   });
 });

@@ -1,6 +1,6 @@
 import { ConfigServiceClient, GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { startEmulator, scheduledInvocation, syntheticFleet, type Emulator } from '../emulator/index.ts';
+import { startEmulator, scheduledInvocation, syntheticFleet, type Emulator, type NodeDetail } from '../emulator/index.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { identifyEksNode, sweepFilters } from '../functions/shared/eks-node.ts';
 import { parseRuleParameters } from '../functions/shared/parameters.ts';
@@ -23,6 +23,9 @@ export interface SweepOptions {
   /** Every k-th EKS node is terminated after the previous sweep (100: 1 %). */
   readonly terminatedEvery: number;
   readonly clusters: number;
+  readonly detail: NodeDetail | undefined;
+  /** Sizes above this run the rule at the injected latency only. */
+  readonly extrasUpTo: number;
   readonly runtime: WorkerRuntime;
   /** template.yaml's EvaluateFunction: its timeout goes into the Lambda context. */
   readonly evaluate: DeployedFunction;
@@ -155,8 +158,9 @@ export async function benchmarkSweeps(options: SweepOptions, progress: (line: st
       const scenario = fleet.scenario;
       progress(`sweep N=${size}: ${scenario.eksNodes} EKS nodes (${scenario.terminated} terminated) + ${scenario.nonEks} non-EKS`);
 
+      const extras = size <= options.extrasUpTo;
       let ruleAtZero: RunMeasure | undefined;
-      if (options.zeroLatencyRun) {
+      if (options.zeroLatencyRun && extras) {
         fleet.reset();
         ruleAtZero = await runSweep(emulator, options, options.ruleBundle, 0);
         progress(`  rule, latency 0: ${Math.round(ruleAtZero.wallMs)} ms`);
@@ -165,7 +169,7 @@ export async function benchmarkSweeps(options: SweepOptions, progress: (line: st
       const rule = await runSweep(emulator, options, options.ruleBundle, options.latencyMs);
       progress(`  rule, latency ${options.latencyMs} ms: ${Math.round(rule.wallMs)} ms`);
       let naive: RunMeasure | undefined;
-      if (options.naiveBundle !== undefined) {
+      if (options.naiveBundle !== undefined && extras) {
         fleet.reset();
         naive = await runSweep(emulator, options, options.naiveBundle, options.latencyMs);
         progress(`  naive, latency ${options.latencyMs} ms: ${Math.round(naive.wallMs)} ms`);
@@ -189,7 +193,11 @@ interface SeededFleet {
 
 function seedFleet(emulator: Emulator, eksNodes: number, options: SweepOptions): SeededFleet {
   const nonEks = Math.round(eksNodes * options.nonEksRatio);
-  const specs = syntheticFleet(eksNodes + nonEks, { nonEks, clusters: options.clusters });
+  const specs = syntheticFleet(eksNodes + nonEks, {
+    nonEks,
+    clusters: options.clusters,
+    ...(options.detail === undefined ? {} : { detail: options.detail }),
+  });
   const ids = emulator.addInstances(specs);
   const params = parseRuleParameters(undefined);
   const isNode = (i: number) => {

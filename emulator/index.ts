@@ -6,6 +6,7 @@ export type { PublishedMessage, MessageAttribute } from './sns.ts';
 export type { MetadataChange } from './ec2.ts';
 export type { Instance, InstanceSpec, InstanceStateName, MetadataOptions, InstanceOperator, IamInstanceProfile } from './instance.ts';
 export * from './fleet.ts';
+export { EKS_NODE_DETAIL, type NodeDetail } from './node-detail.ts';
 export { AwsError, EmulatorUsageError } from './errors.ts';
 export {
   changeInvocation,

@@ -11,7 +11,7 @@ import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { EC2_INSTANCE } from '../functions/shared/ec2.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
-import { describeCoverage, describeRecorderCoverage, type RecorderCoverage } from '../functions/shared/recorder.ts';
+import { describeCoverage, describeRecorderCoverage, type RecorderCoverage } from '../functions/shared/config-rule/recorder.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
 import { formatTable } from './table.ts';
 import type { ComplianceType } from '../functions/shared/judge.ts';

@@ -31,8 +31,17 @@ const NON_CODE_ACTIONS: Record<FunctionResource, readonly string[]> = {
 
 const KMS_ACTIONS = ['kms:GenerateDataKey*', 'kms:Decrypt'];
 
-/** Actions without resource-level permissions: the only ones allowed on "*". */
-const WILDCARD_ONLY = new Set(['ec2:DescribeInstances', 'config:PutEvaluations', 'cloudwatch:GetMetricStatistics']);
+/**
+ * Actions allowed on "*": without resource-level permissions, or (the recorder reads) naming a
+ * resource whose ARN ends in an id no template can know.
+ */
+const WILDCARD_ONLY = new Set([
+  'ec2:DescribeInstances',
+  'config:PutEvaluations',
+  'cloudwatch:GetMetricStatistics',
+  'config:DescribeConfigurationRecorders',
+  'config:DescribeConfigurationRecorderStatus',
+]);
 
 interface Statement {
   readonly Effect: 'Allow' | 'Deny';

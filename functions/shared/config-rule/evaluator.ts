@@ -2,6 +2,7 @@ import type { ConfigServiceClient, Evaluation } from '@aws-sdk/client-config-ser
 import { parseRuleInvocation, type ItemSummary, type RuleInvocation } from './config-event.ts';
 import { EvaluationSink } from './evaluation-sink.ts';
 import { PreviousResults } from './previous-results.ts';
+import { describeRecorderCoverage, type RecorderCoverage } from './recorder.ts';
 import type { ComplianceType, ConfigRule, Verdict } from './rule.ts';
 
 const APPLICABLE_STATUSES = new Set(['OK', 'ResourceDiscovered']);
@@ -23,6 +24,8 @@ export interface EvaluationSummary {
   readonly unchanged?: number;
   /** Earlier results turned NOT_APPLICABLE because the sweep no longer saw them. */
   readonly cleanedUp?: number;
+  /** How AWS Config records each of the rule's resource types (scheduled only): what change triggers to expect. */
+  readonly recorder?: readonly RecorderCoverage[];
   readonly testMode: boolean;
 }
 
@@ -58,8 +61,15 @@ async function evaluateTrigger<P>(
   const { trigger } = invocation;
 
   if (trigger.kind === 'scheduled') {
-    const sweep = await sweepAndCleanUp(invocation.configRuleName, trigger.notificationTime, rule, params, sink, deps);
-    return { trigger: trigger.kind, counts: sink.counts, ...sweep, testMode: invocation.testMode };
+    // Read beside the sweep, off its critical path; it never throws (an unreadable recorder is `unknown`).
+    const coverage = describeRecorderCoverage(deps.config, rule.resourceTypes);
+    try {
+      const sweep = await sweepAndCleanUp(invocation.configRuleName, trigger.notificationTime, rule, params, sink, deps);
+      return { trigger: trigger.kind, counts: sink.counts, ...sweep, recorder: await coverage, testMode: invocation.testMode };
+    } finally {
+      // A failed sweep still lets the read settle: nothing is left in flight when the invocation ends.
+      await coverage;
+    }
   }
 
   const { item } = trigger;

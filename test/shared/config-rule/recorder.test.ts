@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/client-config-service';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { startEmulator, type Emulator } from '../../emulator/index.ts';
-import { coverageOf, describeCoverage, describeRecorderCoverage } from '../../functions/shared/recorder.ts';
-import { clientsFor, destroy, type Clients } from '../emulator/clients.ts';
+import { startEmulator, type Emulator } from '../../../emulator/index.ts';
+import { coverageOf, describeCoverage, describeRecorderCoverage } from '../../../functions/shared/config-rule/recorder.ts';
+import { clientsFor, destroy, type Clients } from '../../emulator/clients.ts';
 
 const EC2 = 'AWS::EC2::Instance';
 const ON = { name: 'default', recording: true };

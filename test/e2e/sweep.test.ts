@@ -10,7 +10,7 @@ const NODES = 2500;
 const NON_EKS = 500;
 
 let target: Target;
-let evaluate: (event: unknown) => Promise<{ swept?: number; unchanged?: number; cleanedUp?: number; counts: Record<string, number> }>;
+let evaluate: (event: unknown) => Promise<{ swept?: number; unchanged?: number; cleanedUp?: number; recorder?: readonly unknown[]; counts: Record<string, number> }>;
 let nodeIds: string[] = [];
 
 beforeAll(async () => {

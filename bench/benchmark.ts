@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { EKS_NODE_DETAIL, type NodeDetail } from '../emulator/index.ts';
 import { buildForBenchmark, measureBundles, type BundleRow } from './bundles.ts';
 import { benchmarkChanges, type ChangeResult } from './change.ts';
@@ -74,6 +75,7 @@ export interface BenchResult {
 /** The whole benchmark: builds the bundles, runs every part, removes what it built. */
 export async function runBenchmark(options: BenchOptions, progress: (line: string) => void = () => {}): Promise<BenchResult> {
   const startedAt = new Date();
+  const loadAtStart = loadavg();
   const t0 = performance.now();
   const deployed = { evaluate: deployedFunction('EvaluateFunction'), remediate: deployedFunction('RemediateFunction') };
   const concurrency = remediationConcurrency();
@@ -127,7 +129,7 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
     });
     return {
       options,
-      machine: describeMachine(),
+      machine: describeMachine(loadAtStart),
       deployed,
       startedAt,
       durationMs: performance.now() - t0,

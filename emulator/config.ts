@@ -112,6 +112,8 @@ export class ConfigService {
   readonly #results = new Map<string, Map<string, StoredEvaluation>>();
   readonly #events: ComplianceChangeEvent[] = [];
   readonly #pager = new SnapshotPager<StoredEvaluation>();
+  /** Evaluations recorded (what AWS Config bills): every accepted one outside TestMode. */
+  recordedEvaluations = 0;
   #recorder: RecorderSpec | undefined = structuredClone(DEFAULT_RECORDER);
   readonly #recorderStarted = new Date();
 
@@ -322,6 +324,7 @@ export class ConfigService {
   }
 
   #record(grant: TokenGrant, evaluation: ParsedEvaluation): void {
+    this.recordedEvaluations++;
     const results = this.#resultsFor(grant.configRuleName);
     const key = resultKey(evaluation.resourceType, evaluation.resourceId);
     const previous = results.get(key);

@@ -14,10 +14,13 @@ const megabytes = (mb: number) => mb * 1024 * 1024;
 /**
  * What a sweep would take on Lambda at `memoryMb`: below a full vCPU (1,769 MB) the function gets
  * that share of one, so its CPU time stretches by 1 / share; the wall measured here already holds
- * the CPU once at full speed. Conservative: it assumes none of the stretched CPU hides under waits.
+ * the CPU once at full speed. Conservative: it assumes none of the stretched CPU hides under waits,
+ * and never less than the process's CPU time (its GC threads may have run on this machine's other
+ * core, which one vCPU does not have).
  */
 export function lambdaEstimateMs(run: RunMeasure, memoryMb: number): number {
-  return run.wallMs + run.cpuMs * Math.max(0, FULL_VCPU_MEMORY_MB / memoryMb - 1);
+  const stretch = Math.max(1, FULL_VCPU_MEMORY_MB / memoryMb);
+  return Math.max(run.wallMs + run.cpuMs * (stretch - 1), run.cpuMs * stretch);
 }
 const MODIFY_BUCKET = EC2_BUCKETS[REMEDIATION_OPS.modify];
 
@@ -144,7 +147,7 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
     checks.push({
       target: `Sweep of ${count(largest.scenario.eksNodes)} nodes at ${count(memoryMb)} MB ≤ ${TIMEOUT_SHARE_TARGET * 100} % of the ${count(timeoutMs / 1000)} s timeout (est.)`,
       met: largest.rule.error === undefined && estimate <= TIMEOUT_SHARE_TARGET * timeoutMs,
-      measured: `${duration(estimate)} of ${duration(TIMEOUT_SHARE_TARGET * timeoutMs)} (wall ${duration(largest.rule.wallMs)} + CPU ${duration(largest.rule.cpuMs)} × ${ratio(Math.max(0, FULL_VCPU_MEMORY_MB / memoryMb - 1))})`,
+      measured: `${duration(estimate)} of ${duration(TIMEOUT_SHARE_TARGET * timeoutMs)} (wall ${duration(largest.rule.wallMs)}, CPU ${duration(largest.rule.cpuMs)}, a ${ratio(Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB))} vCPU share)`,
     });
   }
   for (const row of result.sweeps) {
@@ -274,9 +277,10 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
       'another annotation, so every live node\'s verdict is written, and each terminated node\'s result is retired. ' +
       '"Second sweep" runs right after it on the same fleet, unchanged: the protocol writes only what differs from what ' +
       'Config holds (functions/shared/config-rule), so it should write nothing. Billed = evaluations the emulator ' +
-      `recorded during the run. The estimate at ${count(deployed.evaluate.memoryMb)} MB is wall + CPU × ` +
-      `(${count(FULL_VCPU_MEMORY_MB)} / ${count(deployed.evaluate.memoryMb)} − 1): the function's CPU time stretched to the share of ` +
-      'a vCPU Lambda gives that memory size, none of it assumed hidden under waits.',
+      `recorded during the run. The estimate at ${count(deployed.evaluate.memoryMb)} MB is the larger of wall + CPU × ` +
+      `(s − 1) and CPU × s, with s = max(1, ${count(FULL_VCPU_MEMORY_MB)} / ${count(deployed.evaluate.memoryMb)}): the function's CPU ` +
+      'time stretched to the share of a vCPU Lambda gives that memory size, none of it assumed hidden under waits, and ' +
+      'never less than the CPU time itself (on one vCPU the garbage collector\'s threads get no second core).',
     '',
   );
   out.push(

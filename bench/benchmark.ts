@@ -38,7 +38,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   terminatedEvery: 100,
   clusters: 20,
   detail: EKS_NODE_DETAIL,
-  extrasUpTo: 50_000,
+  extrasUpTo: 10_000,
   naive: true,
   zeroLatencyRun: true,
   changeEvents: 200,

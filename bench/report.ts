@@ -743,7 +743,7 @@ const METHOD = [
     'reports the message as failed counts as an escaped error (SQS would redeliver it).',
   '- **Deployed settings.** MemorySize and Timeout of each function and the RemediationMaxConcurrency default are read ' +
     'from template.yaml for every run.',
-  '- **Sizes.** Above 50,000 nodes only the rule runs, at the injected latency, twice (first and second sweep): the ' +
+  '- **Sizes.** Above 10,000 nodes only the rule runs, at the injected latency, twice (first and second sweep): the ' +
     'zero-latency and naive runs add minutes there and nothing new. The page costs are timed on the first ten ' +
     'DescribeInstances pages and the first hundred listing pages of each size.',
   '- **Flags.** `npm run bench -- --sizes 1000,10000,50000,100000 --latency 25`; `--quick` (1,500 nodes, fewer events, what ' +

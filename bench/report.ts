@@ -12,15 +12,17 @@ export const TIMEOUT_SHARE_TARGET = 0.2;
 const megabytes = (mb: number) => mb * 1024 * 1024;
 
 /**
- * What a sweep would take on Lambda at `memoryMb`: below a full vCPU (1,769 MB) the function gets
- * that share of one, so its CPU time stretches by 1 / share; the wall measured here already holds
- * the CPU once at full speed. Conservative: it assumes none of the stretched CPU hides under waits,
- * and never less than the process's CPU time (its GC threads may have run on this machine's other
- * core, which one vCPU does not have).
+ * What a sweep would take on Lambda at `memoryMb`, from what does not depend on how busy this
+ * machine was: the function's CPU time, stretched to the share of a vCPU Lambda gives that memory
+ * size (never more than one: the parse runs on one thread), plus, in series with it, the waits of
+ * the DescribeInstances chain (the injected latency and the emulator building each page, standing
+ * in for EC2's own time) and of the final put. Conservative: nothing overlaps. The measured wall is
+ * shown beside it but not used: other work shared this machine's cores during the runs.
  */
-export function lambdaEstimateMs(run: RunMeasure, memoryMb: number): number {
+export function lambdaEstimateMs(row: SweepRow, run: RunMeasure, memoryMb: number): number {
   const stretch = Math.max(1, FULL_VCPU_MEMORY_MB / memoryMb);
-  return Math.max(run.wallMs + run.cpuMs * (stretch - 1), run.cpuMs * stretch);
+  const pageMs = Number.isFinite(row.pageCosts.describeNextMs) ? row.pageCosts.describeNextMs : row.pageCosts.describeFirstMs;
+  return run.cpuMs * stretch + row.bounds.describe * (run.latencyMs + pageMs) + run.latencyMs;
 }
 const MODIFY_BUCKET = EC2_BUCKETS[REMEDIATION_OPS.modify];
 
@@ -143,11 +145,11 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
       met: largest.rule.error === undefined && largest.rule.maxRssBytes < megabytes(memoryMb),
       measured: `peak RSS ${mib(largest.rule.maxRssBytes)} of ${count(memoryMb)} MiB, under Lambda's V8 limits for ${count(memoryMb)} MB`,
     });
-    const estimate = lambdaEstimateMs(largest.rule, memoryMb);
+    const estimate = lambdaEstimateMs(largest, largest.rule, memoryMb);
     checks.push({
       target: `Sweep of ${count(largest.scenario.eksNodes)} nodes at ${count(memoryMb)} MB ≤ ${TIMEOUT_SHARE_TARGET * 100} % of the ${count(timeoutMs / 1000)} s timeout (est.)`,
       met: largest.rule.error === undefined && estimate <= TIMEOUT_SHARE_TARGET * timeoutMs,
-      measured: `${duration(estimate)} of ${duration(TIMEOUT_SHARE_TARGET * timeoutMs)} (wall ${duration(largest.rule.wallMs)}, CPU ${duration(largest.rule.cpuMs)}, a ${ratio(Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB))} vCPU share)`,
+      measured: `${duration(estimate)} of ${duration(TIMEOUT_SHARE_TARGET * timeoutMs)} (CPU ${duration(largest.rule.cpuMs)} at a ${ratio(Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB))} vCPU share, ${count(largest.bounds.describe)} pages' waits; wall here ${duration(largest.rule.wallMs)})`,
     });
   }
   for (const row of result.sweeps) {
@@ -277,10 +279,11 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
       'another annotation, so every live node\'s verdict is written, and each terminated node\'s result is retired. ' +
       '"Second sweep" runs right after it on the same fleet, unchanged: the protocol writes only what differs from what ' +
       'Config holds (functions/shared/config-rule), so it should write nothing. Billed = evaluations the emulator ' +
-      `recorded during the run. The estimate at ${count(deployed.evaluate.memoryMb)} MB is the larger of wall + CPU × ` +
-      `(s − 1) and CPU × s, with s = max(1, ${count(FULL_VCPU_MEMORY_MB)} / ${count(deployed.evaluate.memoryMb)}): the function's CPU ` +
-      'time stretched to the share of a vCPU Lambda gives that memory size, none of it assumed hidden under waits, and ' +
-      'never less than the CPU time itself (on one vCPU the garbage collector\'s threads get no second core).',
+      `recorded during the run. The estimate at ${count(deployed.evaluate.memoryMb)} MB is CPU × s + D × (L + P) + L, with ` +
+      `s = max(1, ${count(FULL_VCPU_MEMORY_MB)} / ${count(deployed.evaluate.memoryMb)}) the stretch of the function's CPU time to ` +
+      'the share of a vCPU Lambda gives that memory size, D the DescribeInstances pages, L the injected latency and P the ' +
+      'emulator\'s time to build a page (standing in for EC2\'s own), all in series: nothing assumed to overlap. The ' +
+      'walls are shown but not used: other work shared this machine\'s two cores (see the load above).',
     '',
   );
   out.push(
@@ -289,6 +292,7 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
         'EKS nodes',
         'first sweep: billed',
         'first sweep: wall',
+        'first sweep: CPU',
         `first sweep at ${count(deployed.evaluate.memoryMb)} MB (est.)`,
         'second sweep: billed',
         'second sweep: calls (Describe + Get + Put + recorder)',
@@ -296,17 +300,18 @@ export function renderReport(result: BenchResult, meta: ReportMeta): string {
         'second sweep: CPU',
         `second sweep at ${count(deployed.evaluate.memoryMb)} MB (est.)`,
       ],
-      result.sweeps.map(({ scenario, rule, again }) => [
-        count(scenario.eksNodes),
-        count(rule.billed),
-        duration(rule.wallMs),
-        duration(lambdaEstimateMs(rule, deployed.evaluate.memoryMb)),
-        `${count(again.billed)} ${mark(again.error === undefined && again.billed === 0)}`,
-        `${count(totalRequests(again))} (${count(requested(again, OPS.describe))} + ${count(requested(again, OPS.cleanup))} + ` +
-          `${count(requested(again, OPS.put))} + ${count(requested(again, OPS.recorder) + requested(again, OPS.recorderStatus))})`,
-        again.error === undefined ? duration(again.wallMs) : `failed: ${again.error}`,
-        duration(again.cpuMs),
-        duration(lambdaEstimateMs(again, deployed.evaluate.memoryMb)),
+      result.sweeps.map((row) => [
+        count(row.scenario.eksNodes),
+        count(row.rule.billed),
+        duration(row.rule.wallMs),
+        duration(row.rule.cpuMs),
+        duration(lambdaEstimateMs(row, row.rule, deployed.evaluate.memoryMb)),
+        `${count(row.again.billed)} ${mark(row.again.error === undefined && row.again.billed === 0)}`,
+        `${count(totalRequests(row.again))} (${count(requested(row.again, OPS.describe))} + ${count(requested(row.again, OPS.cleanup))} + ` +
+          `${count(requested(row.again, OPS.put))} + ${count(requested(row.again, OPS.recorder) + requested(row.again, OPS.recorderStatus))})`,
+        row.again.error === undefined ? duration(row.again.wallMs) : `failed: ${row.again.error}`,
+        duration(row.again.cpuMs),
+        duration(lambdaEstimateMs(row, row.again, deployed.evaluate.memoryMb)),
       ]),
     ),
     '',
@@ -627,7 +632,7 @@ function notes(result: BenchResult): string[] {
   }
 
   if (largest !== undefined) {
-    const estimate = lambdaEstimateMs(largest.rule, deployed.evaluate.memoryMb);
+    const estimate = lambdaEstimateMs(largest, largest.rule, deployed.evaluate.memoryMb);
     const bytes = largest.pageCosts.describeBytesPerInstance;
     out.push(
       `**The ${count(largest.scenario.eksNodes)}-node sweep at ${count(deployed.evaluate.memoryMb)} MB.** Each instance is ` +
@@ -635,10 +640,10 @@ function notes(result: BenchResult): string[] {
         `and the SDK's parse grows with the bytes: ${duration(largest.pageCosts.describeSdkMs)} a page in the parent process. ` +
         `The function spent ${duration(largest.rule.cpuMs)} of CPU; Lambda gives a function CPU in proportion to its memory ` +
         `(one vCPU at ${count(FULL_VCPU_MEMORY_MB)} MB), so at the deployed ${count(deployed.evaluate.memoryMb)} MB the sweep would take ` +
-        `about ${duration(estimate)} (wall plus the stretch of its CPU), ${percent(estimate, deployed.evaluate.timeoutMs)} of the ` +
+        `about ${duration(estimate)} (its CPU at that share plus the DescribeInstances chain's waits), ${percent(estimate, deployed.evaluate.timeoutMs)} of the ` +
         `${count(deployed.evaluate.timeoutMs / 1000)} s timeout against a target of ${TIMEOUT_SHARE_TARGET * 100} %. Only an estimate: ` +
-        'Lambda\'s CPU is not this one, and this machine\'s cores were shared with other work during the run (its load is ' +
-        'in the Method section), which inflates walls more than CPU times.',
+        'Lambda\'s CPU is not this one, and this machine\'s cores were shared with other work during the run (the load is ' +
+        'in the first paragraph), which inflates walls much more than CPU times.',
     );
   }
 

@@ -9,6 +9,7 @@ describe('npm run demo', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Swept 8 nodes');
+    expect(result.stdout).toContain('AWS Config: AWS::EC2::Instance recorded continuously by recorder default');
     expect(result.stdout).toMatch(/\[partially-remediated\] Subject: IMDS partially remediated: i-[0-9a-f]{17} cluster dev/);
     expect(result.stdout).toContain('Before: 6 non-compliant, 1 compliant. After: 3 non-compliant, 4 compliant, 1 not applicable.');
   });

@@ -20,14 +20,15 @@ import {
 } from './cost-model.ts';
 
 /**
- * From docs/benchmarks.md (the 100,000-node sweeps and the change-triggered run, at the deployed
- * memory size): update these when the benchmark is re-run.
+ * From docs/benchmarks.md of 2026-12-03 (`npm run bench -- --sizes 1000,10000,100000`): the
+ * 100,000-node first and second sweeps' estimates at the deployed 1,769 MB (141.26 s, 133.00 s)
+ * per 1,000 nodes, and the change-triggered wall per event (median). Update when it is re-run.
  */
 export const MEASURED: MeasuredCosts = {
-  memoryMb: 1024,
-  writingSweepMsPer1000: 2_000,
-  readingSweepMsPer1000: 1_800,
-  changeInvocationMs: 30,
+  memoryMb: 1769,
+  writingSweepMsPer1000: 1_413,
+  readingSweepMsPer1000: 1_330,
+  changeInvocationMs: 32,
 };
 
 export const SIZES = [1_000, 10_000, 50_000, 100_000] as const;

@@ -21,14 +21,14 @@ import {
 
 /**
  * From docs/benchmarks.md of 2026-12-03 (`npm run bench -- --sizes 1000,10000,100000`): the
- * 100,000-node first and second sweeps' estimates at the deployed 1,769 MB (141.26 s, 133.00 s)
+ * 100,000-node first and second sweeps' estimates at the deployed 1,769 MB (110.25 s, 136.11 s)
  * per 1,000 nodes, and the change-triggered wall per event (median). Update when it is re-run.
  */
 export const MEASURED: MeasuredCosts = {
   memoryMb: 1769,
-  writingSweepMsPer1000: 1_413,
-  readingSweepMsPer1000: 1_330,
-  changeInvocationMs: 32,
+  writingSweepMsPer1000: 1_103,
+  readingSweepMsPer1000: 1_361,
+  changeInvocationMs: 31,
 };
 
 export const SIZES = [1_000, 10_000, 50_000, 100_000] as const;

@@ -1,3 +1,5 @@
+import { loadavg } from 'node:os';
+import { EKS_NODE_DETAIL, type NodeDetail } from '../emulator/index.ts';
 import { buildForBenchmark, measureBundles, type BundleRow } from './bundles.ts';
 import { benchmarkChanges, type ChangeResult } from './change.ts';
 import { deployedFunction, QUIET_TELEMETRY, type DeployedFunction } from './lambda.ts';
@@ -13,6 +15,10 @@ export interface BenchOptions {
   readonly nonEksRatio: number;
   readonly terminatedEvery: number;
   readonly clusters: number;
+  /** Network interfaces, secondary IPs and volumes of every instance; undefined for lean entries. */
+  readonly detail: NodeDetail | undefined;
+  /** The zero-latency and naive runs only up to this fleet size: above it they would add minutes and say nothing new. */
+  readonly extrasUpTo: number;
   readonly naive: boolean;
   readonly zeroLatencyRun: boolean;
   readonly changeEvents: number;
@@ -26,11 +32,13 @@ export interface BenchOptions {
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
-  sizes: [1_000, 10_000, 50_000],
+  sizes: [1_000, 10_000, 50_000, 100_000],
   latencyMs: 25,
   nonEksRatio: 0.2,
   terminatedEvery: 100,
   clusters: 20,
+  detail: EKS_NODE_DETAIL,
+  extrasUpTo: 10_000,
   naive: true,
   zeroLatencyRun: true,
   changeEvents: 200,
@@ -67,6 +75,7 @@ export interface BenchResult {
 /** The whole benchmark: builds the bundles, runs every part, removes what it built. */
 export async function runBenchmark(options: BenchOptions, progress: (line: string) => void = () => {}): Promise<BenchResult> {
   const startedAt = new Date();
+  const loadAtStart = loadavg();
   const t0 = performance.now();
   const deployed = { evaluate: deployedFunction('EvaluateFunction'), remediate: deployedFunction('RemediateFunction') };
   const concurrency = remediationConcurrency();
@@ -89,6 +98,8 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
         nonEksRatio: options.nonEksRatio,
         terminatedEvery: options.terminatedEvery,
         clusters: options.clusters,
+        detail: options.detail,
+        extrasUpTo: options.extrasUpTo,
         runtime,
         evaluate: deployed.evaluate,
         ruleBundle,
@@ -118,7 +129,7 @@ export async function runBenchmark(options: BenchOptions, progress: (line: strin
     });
     return {
       options,
-      machine: describeMachine(),
+      machine: describeMachine(loadAtStart),
       deployed,
       startedAt,
       durationMs: performance.now() - t0,

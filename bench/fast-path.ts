@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 /**
  * `npm run bench:fast-path`: the EC2 state-change path measured on the loopback emulator with
  * the built remediation bundle in Lambda-sized execution environments. Prints a table and
@@ -211,7 +212,7 @@ const tally = (counts: Readonly<Record<string, number>>) =>
   Object.keys(counts).length === 0 ? 'none' : Object.entries(counts).map(([key, n]) => `${key} ×${n}`).join(', ');
 
 function render(options: Options, sequential: Sequential, hot: Burst, cold: Burst, context: { command: string; uptime: string; startedAt: Date }): string {
-  const machine = describeMachine();
+  const machine = describeMachine(loadavg()) // the load at the start is in context.uptime;
   const total = sequential.handled.map((h) => h.doneAt - h.eventAt);
   const beyond = total.map((ms) => ms - options.applyDelayMs);
   const failed = sequential.handled.filter((h) => h.error !== undefined).length;

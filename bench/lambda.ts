@@ -5,11 +5,6 @@ import { REPO_ROOT } from '../scripts/build.ts';
 import type { ContextSpec } from './worker-protocol.ts';
 
 export const RULE_NAME = 'eks-imds-guard';
-/**
- * Issue #6's memory target: a 50,000-node sweep must fit a 256 MB Lambda. The sweeps run with
- * the V8 limits of this size, whatever template.yaml deploys the evaluation function with.
- */
-export const TARGET_MEMORY_MB = 256;
 /** Lambda gives a function a full vCPU at 1,769 MB and CPU in proportion below that. */
 export const FULL_VCPU_MEMORY_MB = 1769;
 

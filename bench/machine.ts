@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, totalmem, type } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 
 export interface Machine {
   readonly cpu: string;
@@ -7,10 +7,15 @@ export interface Machine {
   readonly memoryGiB: number;
   readonly os: string;
   readonly node: string;
+  /** `os.loadavg()` when the benchmark started and when it ended: other work on the machine shows here. */
+  readonly loadAtStart: readonly number[];
+  readonly loadAtEnd: readonly number[];
 }
 
-export function describeMachine(): Machine {
+export function describeMachine(loadAtStart: readonly number[]): Machine {
   return {
+    loadAtStart,
+    loadAtEnd: loadavg(),
     cpu: cpuModel(),
     cores: availableParallelism(),
     memoryGiB: totalmem() / 1024 ** 3,

@@ -1,11 +1,11 @@
 import { ConfigServiceClient, GetComplianceDetailsByConfigRuleCommand } from '@aws-sdk/client-config-service';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { startEmulator, scheduledInvocation, syntheticFleet, type Emulator } from '../emulator/index.ts';
+import { startEmulator, scheduledInvocation, syntheticFleet, type Emulator, type NodeDetail } from '../emulator/index.ts';
 import { CLIENT_DEFAULTS } from '../functions/shared/clients.ts';
 import { identifyEksNode, sweepFilters } from '../functions/shared/eks-node.ts';
 import { parseRuleParameters } from '../functions/shared/parameters.ts';
 import { EC2_BUCKETS, injectLatencyAndBuckets } from './ec2-buckets.ts';
-import { contextSpec, functionEnv, RULE_NAME, TARGET_MEMORY_MB, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
+import { contextSpec, functionEnv, RULE_NAME, type DeployedFunction, type WorkerRuntime } from './lambda.ts';
 import { median } from './stats.ts';
 import { ExecutionEnvironment, type HeapReport } from './worker-protocol.ts';
 
@@ -13,6 +13,8 @@ export const OPS = {
   describe: 'ec2:DescribeInstances',
   put: 'config:PutEvaluations',
   cleanup: 'config:GetComplianceDetailsByConfigRule',
+  recorder: 'config:DescribeConfigurationRecorders',
+  recorderStatus: 'config:DescribeConfigurationRecorderStatus',
 } as const;
 
 export interface SweepOptions {
@@ -23,6 +25,9 @@ export interface SweepOptions {
   /** Every k-th EKS node is terminated after the previous sweep (100: 1 %). */
   readonly terminatedEvery: number;
   readonly clusters: number;
+  readonly detail: NodeDetail | undefined;
+  /** Sizes above this run the rule at the injected latency only. */
+  readonly extrasUpTo: number;
   readonly runtime: WorkerRuntime;
   /** template.yaml's EvaluateFunction: its timeout goes into the Lambda context. */
   readonly evaluate: DeployedFunction;
@@ -61,6 +66,8 @@ export interface LowerBounds {
   readonly notApplicablePages: number;
   /** The three listing chains: compliantPages + nonCompliantPages + notApplicablePages. */
   readonly cleanup: number;
+  /** DescribeConfigurationRecorders and ...RecorderStatus, once each, beside the chains. */
+  readonly recorder: number;
   readonly total: number;
   /**
    * Calls in a row that no overlap can shorten: the longest of the three chains (DescribeInstances
@@ -85,6 +92,8 @@ export interface RunMeasure {
   readonly rssAfterLoad: number;
   readonly summary: unknown;
   readonly error: string | undefined;
+  /** Evaluations AWS Config recorded during the run: what it bills. */
+  readonly billed: number;
 }
 
 /**
@@ -95,9 +104,9 @@ export interface RunMeasure {
 export interface PageCosts {
   /** First DescribeInstances page: selects the matching instances of the whole fleet, writes up to 1,000. */
   readonly describeFirstMs: number;
-  /** Median later page: writes 1,000 instances as XML. */
+  /** Median later page (of the first ten): writes 1,000 instances as XML. */
   readonly describeNextMs: number;
-  /** Bytes of DescribeInstances XML per instance, over every page. */
+  /** Bytes of DescribeInstances XML per instance, over the pages sampled. */
   readonly describeBytesPerInstance: number;
   /** Median over the sweep's pages: the SDK's DescribeInstancesCommand round trip on a canned answer. */
   readonly describeSdkMs: number;
@@ -112,6 +121,8 @@ export interface SweepRow {
   readonly scenario: SweepScenario;
   readonly bounds: LowerBounds;
   readonly rule: RunMeasure;
+  /** The same sweep again right after `rule`, the fleet unchanged: what a steady-state sweep costs. */
+  readonly again: RunMeasure;
   readonly ruleAtZero: RunMeasure | undefined;
   readonly naive: RunMeasure | undefined;
   readonly pageCosts: PageCosts;
@@ -133,6 +144,7 @@ export function lowerBounds(scenario: SweepScenario): LowerBounds {
   const notApplicablePages = 1;
   const cleanup = compliantPages + nonCompliantPages + notApplicablePages;
   const finalPut = put > 0 ? 1 : 0;
+  const recorder = 2;
   return {
     describe,
     put,
@@ -140,7 +152,8 @@ export function lowerBounds(scenario: SweepScenario): LowerBounds {
     nonCompliantPages,
     notApplicablePages,
     cleanup,
-    total: describe + put + cleanup,
+    recorder,
+    total: describe + put + cleanup + recorder,
     criticalPathCalls: Math.max(describe, compliantPages, nonCompliantPages) + finalPut,
     sequentialCalls: describe + cleanup + finalPut,
   };
@@ -155,17 +168,20 @@ export async function benchmarkSweeps(options: SweepOptions, progress: (line: st
       const scenario = fleet.scenario;
       progress(`sweep N=${size}: ${scenario.eksNodes} EKS nodes (${scenario.terminated} terminated) + ${scenario.nonEks} non-EKS`);
 
+      const extras = size <= options.extrasUpTo;
       let ruleAtZero: RunMeasure | undefined;
-      if (options.zeroLatencyRun) {
+      if (options.zeroLatencyRun && extras) {
         fleet.reset();
         ruleAtZero = await runSweep(emulator, options, options.ruleBundle, 0);
         progress(`  rule, latency 0: ${Math.round(ruleAtZero.wallMs)} ms`);
       }
       fleet.reset();
       const rule = await runSweep(emulator, options, options.ruleBundle, options.latencyMs);
-      progress(`  rule, latency ${options.latencyMs} ms: ${Math.round(rule.wallMs)} ms`);
+      progress(`  rule, latency ${options.latencyMs} ms: ${Math.round(rule.wallMs)} ms, ${rule.billed} evaluations billed`);
+      const again = await runSweep(emulator, options, options.ruleBundle, options.latencyMs);
+      progress(`  rule again, fleet unchanged: ${Math.round(again.wallMs)} ms, ${again.billed} evaluations billed`);
       let naive: RunMeasure | undefined;
-      if (options.naiveBundle !== undefined) {
+      if (options.naiveBundle !== undefined && extras) {
         fleet.reset();
         naive = await runSweep(emulator, options, options.naiveBundle, options.latencyMs);
         progress(`  naive, latency ${options.latencyMs} ms: ${Math.round(naive.wallMs)} ms`);
@@ -173,7 +189,7 @@ export async function benchmarkSweeps(options: SweepOptions, progress: (line: st
       // After the runs: the emulator's code is warm, as it was for every page they asked for.
       fleet.reset();
       const pageCosts = await measurePageCosts(emulator);
-      rows.push({ scenario, bounds: lowerBounds(scenario), rule, ruleAtZero, naive, pageCosts });
+      rows.push({ scenario, bounds: lowerBounds(scenario), rule, again, ruleAtZero, naive, pageCosts });
     } finally {
       await emulator.close();
     }
@@ -189,7 +205,11 @@ interface SeededFleet {
 
 function seedFleet(emulator: Emulator, eksNodes: number, options: SweepOptions): SeededFleet {
   const nonEks = Math.round(eksNodes * options.nonEksRatio);
-  const specs = syntheticFleet(eksNodes + nonEks, { nonEks, clusters: options.clusters });
+  const specs = syntheticFleet(eksNodes + nonEks, {
+    nonEks,
+    clusters: options.clusters,
+    ...(options.detail === undefined ? {} : { detail: options.detail }),
+  });
   const ids = emulator.addInstances(specs);
   const params = parseRuleParameters(undefined);
   const isNode = (i: number) => {
@@ -244,13 +264,14 @@ async function runSweep(emulator: Emulator, options: SweepOptions, bundle: strin
   const { environment, initMs, rssAfterLoad } = await ExecutionEnvironment.start({
     ...options.runtime,
     module: bundle,
-    env: functionEnv(emulator, TARGET_MEMORY_MB),
-    memoryMb: TARGET_MEMORY_MB,
+    env: functionEnv(emulator, options.evaluate.memoryMb),
+    memoryMb: options.evaluate.memoryMb,
   });
   try {
     emulator.resetCalls();
+    const recordedBefore = emulator.config.recordedEvaluations;
     const event = scheduledInvocation(emulator, { ruleName: RULE_NAME });
-    const context = contextSpec(emulator, `${RULE_NAME}-evaluate`, TARGET_MEMORY_MB, options.evaluate.timeoutMs);
+    const context = contextSpec(emulator, `${RULE_NAME}-evaluate`, options.evaluate.memoryMb, options.evaluate.timeoutMs);
     const reply = await environment.invoke([event], context, true);
     const outcome = reply.outcomes[0];
     if (outcome === undefined) throw new Error('the worker answered no outcome');
@@ -266,6 +287,7 @@ async function runSweep(emulator: Emulator, options: SweepOptions, bundle: strin
       rssAfterLoad,
       summary: outcome.ok ? outcome.value : undefined,
       error: outcome.ok ? undefined : `${outcome.error.name}: ${outcome.error.message}`,
+      billed: emulator.config.recordedEvaluations - recordedBefore,
     };
   } finally {
     await environment.stop();
@@ -273,6 +295,9 @@ async function runSweep(emulator: Emulator, options: SweepOptions, bundle: strin
     emulator.drainComplianceEvents();
   }
 }
+
+/** DescribeInstances pages timed per size (and ten times as many listing pages). */
+const SAMPLED_PAGES = 10;
 
 /**
  * Builds the answers the sweep asks for by calling the emulator's services directly (no HTTP),
@@ -298,7 +323,8 @@ async function measurePageCosts(emulator: Emulator): Promise<PageCosts> {
     describePages.push(xml);
     described += xml.split('<instanceId>').length - 1;
     token = /<nextToken>([^<]+)<\/nextToken>/.exec(xml)?.[1];
-    if (token === undefined) break;
+    // A sample is enough for a median, and 100 realistic pages would hold over a GB here.
+    if (token === undefined || describePages.length >= SAMPLED_PAGES) break;
   }
 
   const cleanupTimes: number[] = [];
@@ -315,7 +341,7 @@ async function measurePageCosts(emulator: Emulator): Promise<PageCosts> {
     cleanupPages.push(JSON.stringify(page));
     cleanupTimes.push(performance.now() - started);
     token = typeof page['NextToken'] === 'string' ? page['NextToken'] : undefined;
-    if (token === undefined) break;
+    if (token === undefined || cleanupPages.length >= 10 * SAMPLED_PAGES) break;
   }
 
   const describeAnswers = cannedHandler('text/xml;charset=UTF-8', describePages);

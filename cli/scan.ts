@@ -1,14 +1,17 @@
 /**
  * `npm run scan`: both rules' judgements against a real account, read-only, with the default
  * credential chain: the nodes (DescribeInstances), then what launches them (Auto Scaling groups,
- * launch templates, the account's IMDS defaults). Exit 0 = all compliant, 1 = some
- * non-compliant, 2 = error.
+ * launch templates, the account's IMDS defaults), and AWS Config's recorder settings when allowed.
+ * Exit 0 = all compliant, 1 = some non-compliant, 2 = error.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { ConfigServiceClient } from '@aws-sdk/client-config-service';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createSourcesRule } from '../functions/evaluate-sources/rule.ts';
 import { annotate } from '../functions/shared/annotation.ts';
+import { describeCoverage, describeRecorderCoverage, type RecorderCoverage } from '../functions/shared/config-rule/recorder.ts';
+import { EC2_INSTANCE } from '../functions/shared/ec2.ts';
 import { InvalidParametersError } from '../functions/shared/errors.ts';
 import { formatRuleParameters, parseRuleParameters, RULE_PARAMETER_NAMES, type RuleParameters } from '../functions/shared/parameters.ts';
 import { sweepEksNodes } from '../functions/shared/sweep.ts';
@@ -32,6 +35,9 @@ export const USAGE = `Usage: npm run scan -- [--region R] [--profile P] [--clust
 Reads every EKS node in one region and judges its IMDS settings exactly as the AWS Config rule
 does; then the Auto Scaling groups and launch templates nodes launch from, and the account's IMDS
 defaults, as the sources rule does. Read-only: ${READ_ACTIONS.join(', ')}.
+Also says whether AWS Config records ${EC2_INSTANCE} there, and how often
+(config:DescribeConfigurationRecorders and ...RecorderStatus; without those permissions the scan
+still runs and says the recording is unknown).
 
 Options:
   --region R        AWS region (default: AWS_REGION or the profile's region)
@@ -74,6 +80,10 @@ export async function runScan(argv: readonly string[], io: CliIo): Promise<numbe
   const ec2 = new EC2Client(clientOptions(options));
   const autoscaling = new AutoScalingClient(clientOptions(options));
   const sts = new STSClient(clientOptions(options));
+  const config = new ConfigServiceClient(clientOptions(options));
+  // Read beside the sweep; it never fails the scan (an unreadable recorder is reported as unknown).
+  const coverage = describeRecorderCoverage(config, [EC2_INSTANCE]);
+  let recorder: RecorderCoverage | undefined;
   const rows: ScanRow[] = [];
   const sources: SourceRow[] = [];
   const counts: Record<ComplianceType, number> = { COMPLIANT: 0, NON_COMPLIANT: 0, NOT_APPLICABLE: 0 };
@@ -101,18 +111,22 @@ export async function runScan(argv: readonly string[], io: CliIo): Promise<numbe
       }
     }
     io.stderr(`scan: ${sources.length} source(s) read\n`);
+    [recorder] = await coverage;
   } catch (error) {
     io.stderr(`scan: ${explainAwsError(error, { action: 'one of its read-only actions', needs: `The scan needs only read-only actions: ${READ_ACTIONS.join(', ')}.` })}\n`);
     return EXIT.error;
   } finally {
+    // The recorder read settles before the clients go, whatever the sweep did.
+    await coverage;
     ec2.destroy();
     autoscaling.destroy();
     sts.destroy();
+    config.destroy();
   }
 
   // JSON carries the parameters as InputParameters, so a run can be repeated exactly.
-  const report = { parameters: formatRuleParameters(options.params), counts, instances: rows, sourceCounts, sources };
-  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(rows, counts)}\n${renderSources(sources, sourceCounts)}`);
+  const report = { parameters: formatRuleParameters(options.params), recorder, counts, instances: rows, sourceCounts, sources };
+  io.stdout(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(rows, counts, recorder)}\n${renderSources(sources, sourceCounts)}`);
   return counts.NON_COMPLIANT + sourceCounts.NON_COMPLIANT > 0 ? EXIT.findings : EXIT.compliant;
 }
 
@@ -163,13 +177,14 @@ function parseScanArgs(argv: readonly string[]): ScanOptions | 'help' {
   };
 }
 
-function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>): string {
+function renderTable(rows: readonly ScanRow[], counts: Record<ComplianceType, number>, recorder: RecorderCoverage | undefined): string {
   const table = formatTable(
     ['INSTANCE', 'CLUSTER', 'KIND', 'RESULT', 'DETAIL'],
     rows.map((r) => [r.instanceId, r.cluster ?? '-', r.nodeKind ?? '-', r.compliance, r.annotation]),
   );
   const summary = `${rows.length} instance(s): ${counts.COMPLIANT} compliant, ${counts.NON_COMPLIANT} non-compliant, ${counts.NOT_APPLICABLE} not applicable`;
-  return `${table}\n\n${summary}\n`;
+  const recording = recorder === undefined ? '' : `AWS Config: ${describeCoverage(recorder)}\n`;
+  return `${table}\n\n${summary}\n${recording}`;
 }
 
 if (import.meta.main) await runAsProcess('scan', runScan);

@@ -72,6 +72,32 @@ interface ConfigOptions {
   region: string;
 }
 
+/** The account's customer managed configuration recorder, in the API's own (camelCase) shape. */
+export interface RecorderSpec {
+  name?: string;
+  recordingGroup?: {
+    allSupported?: boolean;
+    includeGlobalResourceTypes?: boolean;
+    resourceTypes?: string[];
+    exclusionByResourceTypes?: { resourceTypes?: string[] };
+    recordingStrategy?: { useOnly: 'ALL_SUPPORTED_RESOURCE_TYPES' | 'INCLUSION_BY_RESOURCE_TYPES' | 'EXCLUSION_BY_RESOURCE_TYPES' };
+  };
+  recordingMode?: {
+    recordingFrequency: 'CONTINUOUS' | 'DAILY';
+    recordingModeOverrides?: { description?: string; resourceTypes: string[]; recordingFrequency: 'CONTINUOUS' | 'DAILY' }[];
+  };
+  /** Whether the recorder is started (DescribeConfigurationRecorderStatus `recording`). */
+  recording?: boolean;
+}
+
+/** What a console set-up with the defaults creates: every supported type, continuously, started. */
+const DEFAULT_RECORDER: RecorderSpec = {
+  name: 'default',
+  recordingGroup: { allSupported: true, includeGlobalResourceTypes: false, resourceTypes: [], recordingStrategy: { useOnly: 'ALL_SUPPORTED_RESOURCE_TYPES' } },
+  recordingMode: { recordingFrequency: 'CONTINUOUS', recordingModeOverrides: [] },
+  recording: true,
+};
+
 type JsonObject = Record<string, unknown>;
 
 export interface PutEvaluationsContext {
@@ -88,9 +114,71 @@ export class ConfigService {
   readonly #results = new Map<string, Map<string, StoredEvaluation>>();
   readonly #events: ComplianceChangeEvent[] = [];
   readonly #pager = new SnapshotPager<StoredEvaluation>();
+  /** Evaluations recorded (what AWS Config bills): every accepted one outside TestMode. */
+  recordedEvaluations = 0;
+  #recorder: RecorderSpec | undefined = structuredClone(DEFAULT_RECORDER);
+  readonly #recorderStarted = new Date();
 
   constructor(options: ConfigOptions) {
     this.#options = options;
+  }
+
+  /** Replaces the customer managed recorder (fields left out take the defaults); `undefined` deletes it. */
+  setRecorder(recorder: RecorderSpec | undefined): void {
+    this.#recorder = recorder === undefined ? undefined : { ...structuredClone(DEFAULT_RECORDER), ...structuredClone(recorder) };
+  }
+
+  describeConfigurationRecorders(input: JsonObject): JsonObject {
+    const names = input['ConfigurationRecorderNames'];
+    const recorders = this.#recorder === undefined ? [] : [this.#recorderJson(this.#recorder)];
+    if (Array.isArray(names) && names.length > 0) {
+      if (names.length > 1) throw validation("Value at 'configurationRecorderNames' failed to satisfy constraint: Member must have length less than or equal to 1");
+      const wanted = String(names[0]);
+      const found = recorders.filter((r) => r['name'] === wanted);
+      if (found.length === 0) {
+        throw new AwsError('NoSuchConfigurationRecorderException', `Cannot find configuration recorder with the specified name '${wanted}'.`);
+      }
+      return { ConfigurationRecorders: found };
+    }
+    return { ConfigurationRecorders: recorders };
+  }
+
+  describeConfigurationRecorderStatus(input: JsonObject): JsonObject {
+    const names = input['ConfigurationRecorderNames'];
+    const recorder = this.#recorder;
+    if (Array.isArray(names) && names.length > 0 && (recorder === undefined || !names.includes(recorder.name))) {
+      throw new AwsError('NoSuchConfigurationRecorderException', `Cannot find configuration recorder with the specified name '${String(names[0])}'.`);
+    }
+    if (recorder === undefined) return { ConfigurationRecordersStatus: [] };
+    const since = epochSeconds(this.#recorderStarted);
+    return {
+      ConfigurationRecordersStatus: [
+        {
+          arn: this.#recorderArn(recorder),
+          name: recorder.name,
+          recording: recorder.recording ?? true,
+          lastStatus: recorder.recording === false ? 'Pending' : 'Success',
+          lastStartTime: since,
+          ...(recorder.recording === false ? { lastStopTime: since } : {}),
+          lastStatusChangeTime: since,
+        },
+      ],
+    };
+  }
+
+  #recorderJson(recorder: RecorderSpec): JsonObject {
+    const { recording: _recording, ...fields } = structuredClone(recorder);
+    return {
+      arn: this.#recorderArn(recorder),
+      ...fields,
+      roleARN: `arn:aws:iam::${this.#options.accountId}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig`,
+      recordingScope: 'PAID',
+    };
+  }
+
+  #recorderArn(recorder: RecorderSpec): string {
+    const id = createHash('sha256').update(recorder.name ?? 'default').digest('hex').slice(0, 16);
+    return `arn:aws:config:${this.#options.region}:${this.#options.accountId}:configuration-recorder/${recorder.name}/${id}`;
   }
 
   /** Rules exist once named here or by `resultTokenFor`; GetComplianceDetailsByConfigRule needs one. */
@@ -251,6 +339,7 @@ export class ConfigService {
   }
 
   #record(grant: TokenGrant, evaluation: ParsedEvaluation): void {
+    this.recordedEvaluations++;
     const results = this.#resultsFor(grant.configRuleName);
     const key = resultKey(evaluation.resourceType, evaluation.resourceId);
     const previous = results.get(key);

@@ -12,6 +12,7 @@ import {
   type InstanceStateName,
   type MetadataOptions,
 } from './instance.ts';
+import { writeNodeDetail } from './node-detail.ts';
 import { SnapshotPager } from './paging.ts';
 import { compileAny, type Matcher } from './wildcard.ts';
 import { XmlWriter } from './xml.ts';
@@ -262,7 +263,7 @@ export class Ec2Service {
           .close('groupSet')
           .open('instancesSet');
       }
-      writeInstance(xml, instance);
+      writeInstance(xml, instance, this.#options.accountId);
     }
     if (openReservation !== undefined) xml.close('instancesSet').close('item');
     xml.close('reservationSet');
@@ -418,7 +419,7 @@ function compileFilter(name: string, match: Matcher): Predicate {
   }
 }
 
-function writeInstance(xml: XmlWriter, instance: Instance): void {
+function writeInstance(xml: XmlWriter, instance: Instance, accountId: string): void {
   xml
     .open('item')
     .leaf('instanceId', instance.instanceId)
@@ -434,6 +435,7 @@ function writeInstance(xml: XmlWriter, instance: Instance): void {
     .leaf('availabilityZone', instance.availabilityZone)
     .leaf('tenancy', 'default')
     .close('placement');
+  if (instance.detail !== undefined) writeNodeDetail(xml, instance, instance.detail, accountId);
   if (instance.iamInstanceProfile !== undefined) {
     xml
       .open('iamInstanceProfile')

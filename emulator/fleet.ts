@@ -1,4 +1,5 @@
 import type { IamInstanceProfile, InstanceSpec, InstanceStateName, MetadataOptions } from './instance.ts';
+import type { NodeDetail } from './node-detail.ts';
 
 /** What every builder accepts; the builder's own defaults describe the kind of node. */
 export interface NodeOptions {
@@ -15,6 +16,8 @@ export interface NodeOptions {
   /** Merged over the builder's tags; a value of `undefined` removes a tag. */
   tags?: Record<string, string | undefined>;
   accountId?: string;
+  /** Network interfaces, secondary IPs and volumes, as a real node lists them (e.g. EKS_NODE_DETAIL). */
+  detail?: NodeDetail;
 }
 
 export interface ClusterNodeOptions extends NodeOptions {
@@ -106,6 +109,8 @@ export interface SyntheticFleetOptions {
   nonCompliantEvery?: number;
   /** Every k-th EKS node is an Auto Mode node; 0 (default) for none. */
   autoModeEvery?: number;
+  /** Every instance's network interfaces, secondary IPs and volumes; lean entries when absent. */
+  detail?: NodeDetail;
 }
 
 /**
@@ -117,13 +122,14 @@ export function syntheticFleet(n: number, options: SyntheticFleetOptions = {}): 
   const clusters = Math.max(1, options.clusters ?? 3);
   const badEvery = options.nonCompliantEvery ?? 3;
   const autoEvery = options.autoModeEvery ?? 0;
+  const detail = options.detail === undefined ? {} : { detail: options.detail };
   const specs: InstanceSpec[] = new Array<InstanceSpec>(n);
   let eks = 0;
   for (let i = 0; i < n; i++) {
     // Bresenham-style spread so non-EKS instances land on every page, not in one block.
     const isPlain = Math.floor(((i + 1) * nonEks) / n) > Math.floor((i * nonEks) / n);
     if (isPlain) {
-      specs[i] = plainInstance();
+      specs[i] = plainInstance(detail);
       continue;
     }
     eks++;
@@ -131,18 +137,18 @@ export function syntheticFleet(n: number, options: SyntheticFleetOptions = {}): 
     const bad = badEvery > 0 && eks % badEvery === 0;
     const imds = bad ? { hopLimit: 1, httpTokens: 'optional' as const } : { hopLimit: 2, httpTokens: 'required' as const };
     if (autoEvery > 0 && eks % autoEvery === 0) {
-      specs[i] = autoModeNode({ cluster });
+      specs[i] = autoModeNode({ cluster, ...detail });
       continue;
     }
     switch (eks % 3) {
       case 0:
-        specs[i] = managedNodeGroupNode({ cluster, nodegroup: `ng-${eks % 4}`, ...imds });
+        specs[i] = managedNodeGroupNode({ cluster, nodegroup: `ng-${eks % 4}`, ...imds, ...detail });
         break;
       case 1:
-        specs[i] = karpenterNode({ cluster, ...imds });
+        specs[i] = karpenterNode({ cluster, ...imds, ...detail });
         break;
       default:
-        specs[i] = eksctlNode({ cluster, nodegroup: `ng-${eks % 2}`, ...imds });
+        specs[i] = eksctlNode({ cluster, nodegroup: `ng-${eks % 2}`, ...imds, ...detail });
     }
   }
   return specs;
@@ -177,6 +183,7 @@ function node(
   if (options.state !== undefined) spec.state = options.state;
   if (options.instanceType !== undefined) spec.instanceType = options.instanceType;
   if (options.launchTime !== undefined) spec.launchTime = options.launchTime;
+  if (options.detail !== undefined) spec.detail = options.detail;
   return spec;
 }
 

@@ -1,3 +1,5 @@
+import type { NodeDetail } from './node-detail.ts';
+
 export type InstanceStateName = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
 export type Toggle = 'enabled' | 'disabled';
 
@@ -46,6 +48,8 @@ export interface Instance {
   imageId: string;
   availabilityZone: string;
   privateDnsName: string;
+  /** Network interfaces, secondary IPs and volumes to describe; absent for a lean entry. */
+  detail?: NodeDetail;
 }
 
 export interface InstanceSpec {
@@ -61,6 +65,7 @@ export interface InstanceSpec {
   reservationId?: string;
   imageId?: string;
   availabilityZone?: string;
+  detail?: NodeDetail;
 }
 
 /** The account-level defaults an instance launched without explicit metadata options gets today. */
@@ -99,6 +104,8 @@ export function createInstance(spec: InstanceSpec, seq: number, region: string):
   };
   if (spec.iamInstanceProfile !== undefined) instance.iamInstanceProfile = { ...spec.iamInstanceProfile };
   if (spec.operator !== undefined) instance.operator = { ...spec.operator };
+  // Shared, never copied: one frozen object serves a whole fleet.
+  if (spec.detail !== undefined) instance.detail = spec.detail;
   return instance;
 }
 

@@ -342,6 +342,10 @@ export class Emulator {
           return () => jsonAnswer(service, this.configAggregators.describeAggregateComplianceByConfigRules(input), requestId);
         case 'GetAggregateComplianceDetailsByConfigRule':
           return () => jsonAnswer(service, this.configAggregators.getAggregateComplianceDetailsByConfigRule(input), requestId);
+        case 'DescribeConfigurationRecorders':
+          return () => jsonAnswer(service, this.config.describeConfigurationRecorders(input), requestId);
+        case 'DescribeConfigurationRecorderStatus':
+          return () => jsonAnswer(service, this.config.describeConfigurationRecorderStatus(input), requestId);
         default:
           return undefined;
       }

@@ -35,6 +35,12 @@ export class XmlWriter {
     return this;
   }
 
+  /** Markup the caller built itself from values that need no escaping. */
+  raw(markup: string): this {
+    this.#parts.push(markup);
+    return this;
+  }
+
   toString(): string {
     return this.#parts.join('');
   }

@@ -13,6 +13,7 @@ import { formatTable } from '../cli/table.ts';
 import { createRemediationQueues, drainQueue, sendEvents, type RemediationQueues } from '../emulator/event-source.ts';
 import { demoFleet } from '../emulator/demo-fleet.ts';
 import { JSON_BLOCK_MARKER } from '../functions/remediate-imds/notification.ts';
+import { describeCoverage } from '../functions/shared/config-rule/recorder.ts';
 import { managedNodeGroupNode, seedSourcesFleet, startEmulator, type Emulator, type PublishedMessage, type StateChangeEvent } from '../emulator/index.ts';
 import { changeInvocation, lambdaContext, scheduledInvocation } from '../emulator/invocations.ts';
 
@@ -62,7 +63,9 @@ async function runDemo(emulator: Emulator): Promise<void> {
   let started = performance.now();
   const first = await evaluate(scheduledInvocation(emulator, { ruleName: RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate'));
   const before = storedCounts(emulator);
-  console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.\n`);
+  console.log(`Swept ${first.swept} nodes in ${ms(started)} with ${callSummary(emulator)}; non-EKS instances were filtered out by EC2.`);
+  for (const coverage of first.recorder ?? []) console.log(`AWS Config: ${describeCoverage(coverage)}.`);
+  console.log('');
   printCompliance(emulator, label);
   console.log('');
 

@@ -39,18 +39,33 @@ describe('sweep', () => {
       nonCompliantPages: 5,
       notApplicablePages: 1,
       cleanup: 16,
-      total: 33,
+      recorder: 2,
+      total: 35,
       criticalPathCalls: 11,
       sequentialCalls: 19,
     });
     expect(row?.rule.error).toBeUndefined();
-    expect(row?.rule.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 16 });
+    expect(row?.rule.requests).toEqual({ [OPS.describe]: 2, [OPS.put]: 15, [OPS.cleanup]: 16, [OPS.recorder]: 1, [OPS.recorderStatus]: 1 });
     expect(row?.rule.summary).toMatchObject({ swept: 1_485, cleanedUp: 15 });
+  });
+
+  it('bills every changed result on the first sweep and nothing on a second sweep of the unchanged fleet', () => {
+    const [row] = result.sweeps;
+    // 1,485 live nodes whose annotation differs from the seeded one, and 15 terminated nodes retired.
+    expect(row?.rule.billed).toBe(1_500);
+    expect(row?.again.error).toBeUndefined();
+    expect(row?.again.billed).toBe(0);
+    expect(row?.again.requests[OPS.put]).toBeUndefined();
+    expect(row?.again.summary).toMatchObject({ swept: 1_485, unchanged: 1_485, cleanedUp: 0 });
+  });
+
+  it('describes realistic EKS nodes, about 10 KB of XML each', () => {
+    expect(result.sweeps[0]?.pageCosts.describeBytesPerInstance).toBeGreaterThan(10_000);
   });
 
   it('counts at least one page per chain and no final put when there is nothing to write', () => {
     const empty = { eksNodes: 0, nonEks: 0, terminated: 0, live: 0, previousResults: 0, previousCompliant: 0 };
-    expect(lowerBounds(empty)).toMatchObject({ describe: 1, put: 0, cleanup: 3, total: 4, criticalPathCalls: 1, sequentialCalls: 4 });
+    expect(lowerBounds(empty)).toMatchObject({ describe: 1, put: 0, cleanup: 3, recorder: 2, total: 6, criticalPathCalls: 1, sequentialCalls: 4 });
     const listingBound = { eksNodes: 1_000, nonEks: 0, terminated: 10, live: 990, previousResults: 5_000, previousCompliant: 4_200 };
     expect(lowerBounds(listingBound)).toMatchObject({ describe: 1, put: 10, compliantPages: 42, nonCompliantPages: 8, criticalPathCalls: 43 });
   });
@@ -106,7 +121,8 @@ describe('report', () => {
     for (const heading of ['## Targets', '## Sweep: calls', '## Sweep: wall time', '## Sweep: memory', '## Change-triggered evaluation', '## Remediation', '## Bundles', '## Method']) {
       expect(report).toContain(heading);
     }
-    expect(report).toMatch(/\| 1,500 \| 1,800 \| 1,000 \+ 500 \| 2 \/ 2 \| 15 \/ 15 \| 16 \/ 16 \(10 \+ 5 \+ 1\) \| 33 \/ 33 = 1\.00 \|/);
+    expect(report).toMatch(/\| 1,500 \| 1,800 \| 1,000 \+ 500 \| 2 \/ 2 \| 15 \/ 15 \| 16 \/ 16 \(10 \+ 5 \+ 1\) \| 2 \/ 2 \| 35 \/ 35 = 1\.00 \|/);
+    expect(report).toContain('## Sweep: billed evaluations, first and second sweep');
     expect(report).not.toMatch(/overlapped-rule|prototype/);
     const callTargets = checkTargets(result).filter((c) => /\bcalls?\b/.test(c.target));
     expect(callTargets.length).toBeGreaterThanOrEqual(4);

@@ -18,6 +18,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  emulator.config.setRecorder({});
   for (const instance of emulator.instances()) emulator.removeInstance(instance.instanceId);
   // Right account defaults, no groups or templates: only the nodes decide, unless a test seeds sources.
   emulator.setAccountMetadataDefaults({ httpTokens: 'required', httpPutResponseHopLimit: 2 });
@@ -45,9 +46,12 @@ describe('npm run scan', () => {
     expect(stdout).toMatch(new RegExp(`${good}\\s+prod\\s+eksctl\\s+COMPLIANT`));
     expect(stdout).toContain('2 instance(s): 1 compliant, 1 non-compliant, 0 not applicable');
     expect(stderr).toContain('scan: 2 instance(s) read');
-    // Read-only: one filtered page of nodes, then the sources (no groups or templates here).
+    expect(stdout).toContain('AWS Config: AWS::EC2::Instance recorded continuously by recorder default: changes are evaluated within minutes');
+    // Read-only: one filtered page of nodes, the recorder's settings, then the sources (no groups or templates here).
     expect(emulator.requests.entries().sort()).toEqual([
       ['autoscaling:DescribeAutoScalingGroups', 1],
+      ['config:DescribeConfigurationRecorderStatus', 1],
+      ['config:DescribeConfigurationRecorders', 1],
       ['ec2:DescribeInstances', 1],
       ['ec2:DescribeLaunchTemplateVersions', 2],
       ['ec2:DescribeLaunchTemplates', 1],
@@ -55,6 +59,26 @@ describe('npm run scan', () => {
       ['sts:GetCallerIdentity', 1],
     ]);
     expect(stdout).toMatch(new RegExp(`account\\s+${emulator.accountId}\\s+COMPLIANT`));
+  });
+
+  it('says in the table and the JSON when AWS Config records instances only daily', async () => {
+    emulator.config.setRecorder({ recordingMode: { recordingFrequency: 'DAILY' } });
+    emulator.addInstance(eksctlNode({ cluster: 'prod' }));
+
+    const table = await scan();
+    expect(table.stdout).toContain('AWS Config: AWS::EC2::Instance recorded daily by recorder default: change-triggered evaluations can lag up to 24 hours');
+
+    const json = JSON.parse((await scan('--format', 'json')).stdout);
+    expect(json.recorder).toEqual({ resourceType: 'AWS::EC2::Instance', recorder: 'default', recording: 'daily' });
+  });
+
+  it('still scans, and says the recording is unknown, when the recorder cannot be read', async () => {
+    emulator.faults.set('config:DescribeConfigurationRecorderStatus', { unavailableNext: 10 });
+    emulator.addInstance(eksctlNode({ cluster: 'prod' }));
+
+    const { code, stdout } = await scan('--format', 'json');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).recorder).toMatchObject({ recording: 'unknown', reason: expect.stringMatching(/^ServiceUnavailable/) });
   });
 
   it('exits 0 when every node is compliant, and honours --cluster and rule parameters in JSON', async () => {

@@ -9,6 +9,7 @@ describe('npm run demo', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Swept 8 nodes');
+    expect(result.stdout).toContain('AWS Config: AWS::EC2::Instance recorded continuously by recorder default');
     expect(result.stdout).toMatch(/\[partially-remediated\] Subject: 123456789012\/us-east-1 IMDS partially remediated: i-[0-9a-f]{17} cluster "dev"/);
     expect(result.stdout).toContain('Before: 7 non-compliant, 1 compliant. After: 4 non-compliant, 4 compliant, 0 not applicable.');
     // The sources: judged, repaired where the function may, and a scale-out launches a compliant node.

@@ -62,6 +62,10 @@ describe('a 2,500-node sweep over HTTP', () => {
       // The listing of earlier results, one chain per compliance type, runs beside the sweep: on
       // a rule with no earlier results, one empty page each.
       expect(calls.get('config:GetComplianceDetailsByConfigRule')).toBe(3);
+      // Beside the sweep: how the emulator's recorder (its default: everything, continuously) records instances.
+      expect(calls.get('config:DescribeConfigurationRecorders')).toBe(1);
+      expect(calls.get('config:DescribeConfigurationRecorderStatus')).toBe(1);
+      expect(summary.recorder).toEqual([{ resourceType: 'AWS::EC2::Instance', recorder: 'default', recording: 'continuous' }]);
     }
     const results = await target.results(rule);
     expect(results.size).toBe(NODES);

@@ -1,4 +1,6 @@
 import {
+  DescribeConfigurationRecordersCommand,
+  DescribeConfigurationRecorderStatusCommand,
   GetComplianceDetailsByConfigRuleCommand,
   PutEvaluationsCommand,
   paginateGetComplianceDetailsByConfigRule,
@@ -216,5 +218,31 @@ describe('GetComplianceDetailsByConfigRule', () => {
     expect((await send({ ConfigRuleName: 'no-such-rule' })).name).toBe('NoSuchConfigRuleException');
     expect((await send({ ConfigRuleName: 'errors-rule', NextToken: 'garbage' })).name).toBe('InvalidNextTokenException');
     expect((await send({ ConfigRuleName: 'errors-rule', ComplianceTypes: ['INSUFFICIENT_DATA'] })).name).toBe('InvalidParameterValueException');
+  });
+});
+
+describe('DescribeConfigurationRecorders / DescribeConfigurationRecorderStatus', () => {
+  it('answers for the recorder by name and refuses a name it does not have', async () => {
+    emulator.config.setRecorder({ name: 'main', recordingMode: { recordingFrequency: 'DAILY' } });
+    const { ConfigurationRecorders } = await clients.config.send(new DescribeConfigurationRecordersCommand({ ConfigurationRecorderNames: ['main'] }));
+    expect(ConfigurationRecorders).toEqual([
+      expect.objectContaining({
+        name: 'main',
+        arn: expect.stringMatching(/^arn:aws:config:eu-west-1:111122223333:configuration-recorder\/main\/[0-9a-f]{16}$/),
+        recordingMode: { recordingFrequency: 'DAILY' },
+        recordingScope: 'PAID',
+      }),
+    ]);
+    const missing = await rejectionOf(clients.config.send(new DescribeConfigurationRecordersCommand({ ConfigurationRecorderNames: ['other'] })));
+    expect(missing.name).toBe('NoSuchConfigurationRecorderException');
+    const status = await clients.config.send(new DescribeConfigurationRecorderStatusCommand({}));
+    expect(status.ConfigurationRecordersStatus).toEqual([expect.objectContaining({ name: 'main', recording: true, lastStatus: 'Success' })]);
+  });
+
+  it('lists nothing once the recorder is deleted', async () => {
+    emulator.config.setRecorder(undefined);
+    expect((await clients.config.send(new DescribeConfigurationRecordersCommand({}))).ConfigurationRecorders).toEqual([]);
+    expect((await clients.config.send(new DescribeConfigurationRecorderStatusCommand({}))).ConfigurationRecordersStatus).toEqual([]);
+    emulator.config.setRecorder({});
   });
 });

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   autoModeNode,
+  EKS_NODE_DETAIL,
   eksctlNode,
   karpenterNode,
   managedNodeGroupNode,
@@ -311,5 +312,36 @@ describe('state-change events (EventBridge "EC2 Instance State-change Notificati
     emulator.drainStateChangeEvents();
     emulator.setInstanceState(id, 'running');
     expect(emulator.stateChangeEvents()).toEqual([]);
+  });
+});
+
+describe('realistic node entries', () => {
+  it('describes a VPC CNI node as EC2 does: interfaces full of secondary IPs, volumes, groups, about 10 KB of XML', async () => {
+    const id = emulator.addInstance(karpenterNode({ cluster: 'big', detail: EKS_NODE_DETAIL }));
+    const lean = emulator.addInstance(karpenterNode({ cluster: 'big' }));
+
+    const { Reservations } = await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id, lean] }));
+    const [node, leanNode] = [id, lean].map((i) => instancesOf(Reservations).find((x) => x.InstanceId === i));
+
+    expect(node?.NetworkInterfaces).toHaveLength(3);
+    for (const [n, eni] of (node?.NetworkInterfaces ?? []).entries()) {
+      expect(eni.Attachment?.DeviceIndex).toBe(n);
+      expect(eni.PrivateIpAddresses).toHaveLength(10);
+      expect(eni.PrivateIpAddresses?.filter((ip) => ip.Primary)).toHaveLength(1);
+      expect(eni.NetworkInterfaceId).toMatch(/^eni-[0-9a-f]{17}$/);
+    }
+    // The primary interface's primary address is the instance's own.
+    expect(node?.NetworkInterfaces?.[0]?.PrivateIpAddress).toBe(node?.PrivateIpAddress);
+    expect(`ip-${node?.PrivateIpAddress?.replace(/\./g, '-')}.ec2.internal`).toBe(node?.PrivateDnsName);
+    expect(node?.BlockDeviceMappings?.map((b) => b.DeviceName)).toEqual(['/dev/xvda', '/dev/xvdb']);
+    expect(node?.SecurityGroups).toHaveLength(2);
+    // Everything the judgement reads is the same as for a lean entry.
+    expect(node?.MetadataOptions).toEqual(leanNode?.MetadataOptions);
+    expect(leanNode?.NetworkInterfaces).toBeUndefined();
+
+    const describe = emulator.ec2.operations['DescribeInstances']!;
+    const bytes = (instanceId: string) => Buffer.byteLength(describe(new URLSearchParams({ 'InstanceId.1': instanceId }), 'r'));
+    expect(bytes(id) - bytes(lean)).toBeGreaterThan(9_000);
+    for (const instanceId of [id, lean]) emulator.removeInstance(instanceId);
   });
 });

@@ -1,5 +1,7 @@
 import {
   ConfigServiceClient,
+  DescribeConfigurationRecordersCommand,
+  DescribeConfigurationRecorderStatusCommand,
   GetComplianceDetailsByConfigRuleCommand,
   PutEvaluationsCommand,
   type Evaluation,
@@ -11,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/evaluate-imds/handler.ts';
+import { logger } from '../../functions/shared/telemetry.ts';
 import { createInstanceRule } from '../../functions/evaluate-imds/rule.ts';
 import { evaluateRuleEvent } from '../../functions/shared/config-rule/evaluator.ts';
 import { EvaluationDeliveryError } from '../../functions/shared/config-rule/evaluation-sink.ts';
@@ -509,5 +512,36 @@ describe('metrics', () => {
       ['ExemptNodes', 2],
       ['ExemptionsIgnored', 1],
     ]);
+  });
+
+  it('says in the log line and a metric when AWS Config records instances only daily', async () => {
+    config.on(DescribeConfigurationRecordersCommand).resolves({
+      ConfigurationRecorders: [{ name: 'default', recordingMode: { recordingFrequency: 'DAILY' } }],
+    });
+    config.on(DescribeConfigurationRecorderStatusCommand).resolves({ ConfigurationRecordersStatus: [{ name: 'default', recording: true }] });
+    const dimensions = vi.spyOn(Metrics.prototype, 'addDimension');
+    const added = vi.spyOn(Metrics.prototype, 'addMetric');
+    const info = vi.spyOn(logger, 'info').mockImplementation(() => {});
+    serveInstances(fleet(2, () => ({ hopLimit: 2 })));
+
+    const summary = await handler(aScheduledEvent());
+
+    const daily = [{ resourceType: 'AWS::EC2::Instance', recorder: 'default', recording: 'daily' }];
+    expect(summary.recorder).toEqual(daily);
+    expect(info).toHaveBeenCalledWith('evaluation delivered', expect.objectContaining({ recorder: daily }));
+    expect(dimensions).toHaveBeenCalledWith('ResourceType', 'AWS::EC2::Instance');
+    expect(added.mock.calls.map(([name, , value]) => [name, value])).toContainEqual(['RecordedContinuously', 0]);
+  });
+
+  it('emits no recorder metric, and still sweeps, when the recorder cannot be read', async () => {
+    config.on(DescribeConfigurationRecordersCommand).rejects(awsError('AccessDeniedException', 'not allowed'));
+    const added = vi.spyOn(Metrics.prototype, 'addMetric');
+    serveInstances(fleet(2, () => ({ hopLimit: 2 })));
+
+    const summary = await handler(aScheduledEvent());
+
+    expect(summary.recorder).toEqual([{ resourceType: 'AWS::EC2::Instance', recording: 'unknown', reason: 'AccessDeniedException: not allowed' }]);
+    expect(summary.counts.COMPLIANT).toBe(2);
+    expect(added.mock.calls.map(([name]) => name)).not.toContain('RecordedContinuously');
   });
 });

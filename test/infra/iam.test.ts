@@ -40,7 +40,10 @@ const NON_CODE_ACTIONS: Record<FunctionResource, readonly string[]> = {
 
 const KMS_ACTIONS = ['kms:GenerateDataKey*', 'kms:Decrypt'];
 
-/** Actions without resource-level permissions: the only ones allowed on "*". */
+/**
+ * Actions allowed on "*": without resource-level permissions, or (the recorder reads) naming a
+ * resource whose ARN ends in an id no template can know.
+ */
 const WILDCARD_ONLY = new Set([
   'ec2:DescribeInstances',
   'config:PutEvaluations',
@@ -52,6 +55,8 @@ const WILDCARD_ONLY = new Set([
   'autoscaling:DescribeAutoScalingGroups',
   'autoscaling:DescribeLaunchConfigurations',
   'ec2:ModifyInstanceMetadataDefaults',
+  'config:DescribeConfigurationRecorders',
+  'config:DescribeConfigurationRecorderStatus',
 ]);
 
 interface Statement {

@@ -2,6 +2,7 @@ import type { ConfigServiceClient, Evaluation } from '@aws-sdk/client-config-ser
 import { parseRuleInvocation, type ItemSummary, type RuleInvocation } from './config-event.ts';
 import { EvaluationSink, type RejectedEvaluation } from './evaluation-sink.ts';
 import { PreviousResults } from './previous-results.ts';
+import { describeRecorderCoverage, type RecorderCoverage } from './recorder.ts';
 import type { ComplianceType, ConfigRule, Verdict } from './rule.ts';
 
 const APPLICABLE_STATUSES = new Set(['OK', 'ResourceDiscovered']);
@@ -25,6 +26,8 @@ export interface EvaluationSummary {
   readonly cleanedUp?: number;
   /** Evaluations whose annotation Config refused, delivered with the sink's fallback annotation (only when any). */
   readonly replacedAnnotations?: readonly RejectedEvaluation[];
+  /** How AWS Config records each of the rule's resource types (scheduled only): what change triggers to expect. */
+  readonly recorder?: readonly RecorderCoverage[];
   readonly testMode: boolean;
 }
 
@@ -60,8 +63,15 @@ async function evaluateTrigger<P>(
   const { trigger } = invocation;
 
   if (trigger.kind === 'scheduled') {
-    const sweep = await sweepAndCleanUp(invocation.configRuleName, trigger.notificationTime, rule, params, sink, deps);
-    return { trigger: trigger.kind, counts: sink.counts, ...sweep, ...replaced(sink), testMode: invocation.testMode };
+    // Read beside the sweep, off its critical path; it never throws (an unreadable recorder is `unknown`).
+    const coverage = describeRecorderCoverage(deps.config, rule.resourceTypes);
+    try {
+      const sweep = await sweepAndCleanUp(invocation.configRuleName, trigger.notificationTime, rule, params, sink, deps);
+      return { trigger: trigger.kind, counts: sink.counts, ...sweep, ...replaced(sink), recorder: await coverage, testMode: invocation.testMode };
+    } finally {
+      // A failed sweep still lets the read settle: nothing is left in flight when the invocation ends.
+      await coverage;
+    }
   }
 
   const { item } = trigger;

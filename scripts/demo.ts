@@ -99,16 +99,18 @@ async function runDemo(emulator: Emulator): Promise<void> {
   );
   console.log('What is left needs a person: see the notifications above for the action each one names.\n');
 
-  await writeSecurityReport(emulator, topicArn);
   await fixSources(emulator, sqs, queues, remediate, evaluateSources, topicArn, evaluate);
   console.log('');
   await launchAndFix({ emulator, remediate, evaluate, topicArn, names, sqs, queues });
   sqs.destroy();
+  console.log('');
+  // Last, so the report shows everything the demo did: nodes, sources and every notification.
+  await writeSecurityReport(emulator, topicArn);
 }
 
 /** `npm run report` over the demo account, with the notifications as an SQS subscription would have collected them. */
 async function writeSecurityReport(emulator: Emulator, topicArn: string): Promise<void> {
-  heading('5. The security team\'s view: npm run report -- --account --html FILE --notifications FILE');
+  heading('10. The security team\'s view: npm run report -- --account --html FILE --notifications FILE');
   const dir = await mkdtemp(join(tmpdir(), 'eks-imds-guard-demo-'));
   const notifications = join(dir, 'notifications.jsonl');
   await writeFile(notifications, emulator.published(topicArn).map((m) => `${JSON.stringify(snsEnvelope(m))}\n`).join(''));
@@ -151,13 +153,13 @@ async function fixSources(
 ): Promise<void> {
   const sources = seedSourcesFleet(emulator);
   const label = (id: string) => sources.find((m) => m.resourceId === id)?.name ?? id;
-  heading(`6. What launches the nodes: AWS Config runs ${SOURCES_RULE_NAME} (groups, launch templates, account IMDS defaults)`);
+  heading(`5. What launches the nodes: AWS Config runs ${SOURCES_RULE_NAME} (groups, launch templates, account IMDS defaults)`);
   emulator.resetCalls();
   const swept = await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
   console.log(`Judged ${swept.swept} sources with ${callSummary(emulator)}.\n`);
   printSources(emulator, label);
 
-  heading('7. Their compliance changes -> the same queue -> remediate-imds (enforce)');
+  heading('6. Their compliance changes -> the same queue -> remediate-imds (enforce)');
   const published = emulator.published(topicArn).length;
   const events = emulator.drainComplianceEvents().filter((e) => e.detail.configRuleName === SOURCES_RULE_NAME && e.detail.newEvaluationResult.complianceType === 'NON_COMPLIANT');
   await sendEvents(sqs, queues.queueUrl, events);
@@ -169,11 +171,11 @@ async function fixSources(
     console.log('');
   }
 
-  heading(`8. ${SOURCES_RULE_NAME} runs again`);
+  heading(`7. ${SOURCES_RULE_NAME} runs again`);
   await evaluateSources(scheduledInvocation(emulator, { ruleName: SOURCES_RULE_NAME, ruleParameters: RULE_PARAMETERS, at: new Date(Date.now() + 60_000) }), lambdaContext(emulator, 'eks-imds-guard-evaluate-sources'));
   printSources(emulator, label);
 
-  heading('9. A scale-out of the self-managed group launches from the fixed template');
+  heading('8. A scale-out of the self-managed group launches from the fixed template');
   const group = 'dev-workers';
   const autoscaling = new AutoScalingClient({});
   await autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, DesiredCapacity: 2 }));
@@ -246,7 +248,7 @@ async function launchAndFix(demo: {
   queues: RemediationQueues;
 }): Promise<void> {
   const { emulator, remediate, evaluate, topicArn, names, sqs, queues } = demo;
-  heading('10. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
+  heading('9. The node group scales out: EC2 launches a node at hop limit 1 -> "EC2 Instance State-change Notification" (running) -> SQS remediation queue -> remediate-imds');
   const running = new Promise<StateChangeEvent>((resolve) => {
     const stop = emulator.onStateChange((event) => {
       if (event.detail.state !== 'running') return;

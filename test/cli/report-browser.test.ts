@@ -64,7 +64,8 @@ describe('the demo fleet HTML report in headless Chromium', () => {
         'Remediation outcomes',
         'Non-compliant resources',
       ]);
-      expect(page.cards).toEqual(['4 non-compliant nodes', '4 compliant nodes', '0 not applicable', '0 non-compliant sources', '1 exemptions']);
+      // The demo's end: the sources steps and the launched node included; what EKS and Karpenter own stays for a person.
+      expect(page.cards).toEqual(['7 non-compliant nodes', '7 compliant nodes', '0 not applicable', '3 non-compliant sources', '1 exemptions']);
       expect(page.charts.map((c) => c.id)).toEqual(['chart-accounts', 'chart-checks', 'chart-sources', 'chart-outcomes']);
       for (const chart of page.charts) {
         expect(chart.width, chart.id).toBeGreaterThan(300);
@@ -73,7 +74,7 @@ describe('the demo fleet HTML report in headless Chromium', () => {
       }
       const outcomes = page.charts.find((c) => c.id === 'chart-outcomes')!.bars;
       expect(outcomes.map((b) => [b.label, b.value])).toEqual([
-        ['remediated', 3],
+        ['remediated', 4],
         ['skipped', 3],
         ['partially-remediated', 1],
       ]);

@@ -8,26 +8,36 @@ import { z } from 'zod';
 import { JSON_BLOCK_MARKER } from '../../functions/remediate-imds/notification.ts';
 
 // Only what the report uses; outcomes stay open-ended (other remediation paths may add some).
-const Details = z.object({
-  outcome: z.string().min(1),
-  instanceId: z.string().min(1),
-  accountId: z.string().nullish(),
-  region: z.string().nullish(),
-  cluster: z.string().nullish(),
-  headline: z.string().nullish(),
-  generatedAt: z.string().nullish(),
-  actionsRequired: z.array(z.string()).nullish(),
-  drift: z
-    .object({
-      launchTemplateId: z.string().nullish(),
-      launchTemplateVersion: z.string().nullish(),
-      nodeGroup: z.string().nullish(),
-      nodePool: z.string().nullish(),
-      fix: z.string().nullish(),
-    })
-    .nullish(),
-});
-export type NotificationDetails = z.infer<typeof Details>;
+// An instance report names its `instanceId`; a sources report its `resourceType` and `resourceId`.
+const Details = z
+  .object({
+    outcome: z.string().min(1),
+    instanceId: z.string().min(1).nullish(),
+    resourceId: z.string().min(1).nullish(),
+    resourceType: z.string().nullish(),
+    accountId: z.string().nullish(),
+    region: z.string().nullish(),
+    cluster: z.string().nullish(),
+    headline: z.string().nullish(),
+    generatedAt: z.string().nullish(),
+    actionsRequired: z.array(z.string()).nullish(),
+    drift: z
+      .object({
+        launchTemplateId: z.string().nullish(),
+        launchTemplateVersion: z.string().nullish(),
+        nodeGroup: z.string().nullish(),
+        nodePool: z.string().nullish(),
+        fix: z.string().nullish(),
+      })
+      .nullish(),
+  })
+  .refine((d) => (d.instanceId ?? d.resourceId) != null, { message: 'names neither instanceId nor resourceId', path: ['instanceId'] })
+  .transform(({ instanceId, resourceId, resourceType, ...rest }) => ({
+    ...rest,
+    resourceId: (instanceId ?? resourceId) as string,
+    resourceType: instanceId != null ? 'AWS::EC2::Instance' : (resourceType ?? 'unknown'),
+  }));
+export type NotificationDetails = z.output<typeof Details>;
 
 export interface CollectedNotifications {
   readonly file: string;

@@ -165,7 +165,7 @@ export function renderHtml(report: Report): string {
           )}<h3>Needs a person</h3>${
             outcomes.needsPerson.length === 0
               ? '<p class="empty">Nothing.</p>'
-              : table(['Instance', 'Account', 'Cluster', 'Outcome', 'Action'], outcomes.needsPerson.slice(0, MAX_TABLE_ROWS).map((n) => [n.instanceId, n.accountId, n.cluster, n.outcome, n.action]))
+              : table(['Resource', 'Account', 'Cluster', 'Outcome', 'Action'], outcomes.needsPerson.slice(0, MAX_TABLE_ROWS).map((n) => [n.resourceId, n.accountId, n.cluster, n.outcome, n.action]))
           }`
     }</section>`,
   );

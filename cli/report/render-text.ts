@@ -47,7 +47,7 @@ export function renderSummary(report: Report): string {
       formatTable(['OUTCOME', 'COUNT'], o.byOutcome.map((b) => [b.outcome, String(b.count)])),
     );
     section(out, 'Needs a person', o.needsPerson.length, () =>
-      formatTable(['INSTANCE', 'ACCOUNT', 'CLUSTER', 'OUTCOME', 'ACTION'], o.needsPerson.slice(0, TOP).map((n) => [n.instanceId, n.accountId, n.cluster, n.outcome, n.action])),
+      formatTable(['RESOURCE', 'ACCOUNT', 'CLUSTER', 'OUTCOME', 'ACTION'], o.needsPerson.slice(0, TOP).map((n) => [n.resourceId, n.accountId, n.cluster, n.outcome, n.action])),
     );
   }
   return `${out.join('\n')}\n`;

@@ -54,7 +54,9 @@ export interface OutcomeSummary {
   readonly unreadableLines: number;
   readonly byOutcome: readonly { readonly outcome: string; readonly count: number }[];
   readonly needsPerson: readonly {
-    readonly instanceId: string;
+    /** An instance, or a source (launch template, Auto Scaling group, the account's defaults). */
+    readonly resourceId: string;
+    readonly resourceType: string;
     readonly accountId: string;
     readonly cluster: string;
     readonly outcome: string;
@@ -138,8 +140,8 @@ function byAccountCluster(nonCompliant: readonly ResultRow[]): GroupCount[] {
 function latestNotificationByInstance(notifications: readonly NotificationDetails[]): Map<string, NotificationDetails> {
   const latest = new Map<string, NotificationDetails>();
   for (const n of notifications) {
-    const seen = latest.get(n.instanceId);
-    if (seen === undefined || (n.generatedAt ?? '') >= (seen.generatedAt ?? '')) latest.set(n.instanceId, n);
+    const seen = latest.get(n.resourceId);
+    if (seen === undefined || (n.generatedAt ?? '') >= (seen.generatedAt ?? '')) latest.set(n.resourceId, n);
   }
   return latest;
 }
@@ -241,7 +243,8 @@ function outcomes(collected: CollectedNotifications): OutcomeSummary {
   const needsPerson = collected.notifications
     .filter((n) => n.outcome === 'failed' || (n.actionsRequired?.length ?? 0) > 0)
     .map((n) => ({
-      instanceId: n.instanceId,
+      resourceId: n.resourceId,
+      resourceType: n.resourceType,
       accountId: n.accountId ?? 'unknown',
       cluster: n.cluster ?? 'unknown',
       outcome: n.outcome,

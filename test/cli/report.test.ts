@@ -185,6 +185,16 @@ describe('npm run report -- --account', () => {
         'not json',
         JSON.stringify({ Type: 'Notification', Message: 'a message from something else' }),
         JSON.stringify({ ...aReport(), outcome: 'failed', instanceId: 'i-0fedcba9876543210', actionsRequired: [], headline: 'UnauthorizedOperation on ModifyInstanceMetadataOptions' }),
+        // A sources repair's report (a launch template EKS owns): counted, and it needs a person.
+        JSON.stringify({
+          outcome: 'skipped',
+          headline: 'nothing this function may change: action required',
+          resourceType: 'AWS::EC2::LaunchTemplate',
+          resourceId: 'lt-0b1c2d3e4f5a67890',
+          accountId: '444455556666',
+          region: 'eu-central-1',
+          actionsRequired: ['create a new version of your template, then aws eks update-nodegroup-version --cluster-name prod --nodegroup-name general'],
+        }),
       ].join('\n'),
     );
 
@@ -194,14 +204,16 @@ describe('npm run report -- --account', () => {
     const json = JSON.parse(stdout);
     expect(json.outcomes).toMatchObject({
       input: file,
-      notifications: 2,
+      notifications: 3,
       unreadableLines: 2,
       byOutcome: [
         { outcome: 'failed', count: 1 },
         { outcome: 'partially-remediated', count: 1 },
+        { outcome: 'skipped', count: 1 },
       ],
     });
-    expect(json.outcomes.needsPerson.map((n: { instanceId: string }) => n.instanceId).sort()).toEqual(['i-0123456789abcdef0', 'i-0fedcba9876543210']);
+    expect(json.outcomes.needsPerson.map((n: { resourceId: string }) => n.resourceId).sort()).toEqual(['i-0123456789abcdef0', 'i-0fedcba9876543210', 'lt-0b1c2d3e4f5a67890']);
+    expect(json.outcomes.needsPerson.find((n: { resourceId: string }) => n.resourceId.startsWith('lt-'))).toMatchObject({ resourceType: 'AWS::EC2::LaunchTemplate', outcome: 'skipped' });
     expect(json.sourcesToFix).toEqual([
       expect.objectContaining({ source: 'launch template lt-0a1b2c3d4e5f67890', via: ['node group general'], nonCompliantNodes: 1, cluster: 'prod' }),
     ]);

@@ -54,25 +54,54 @@ export interface ItemShape extends InstanceShape {
   captureTime?: string;
 }
 
-/** A configuration item shaped like the ones AWS Config sends (tags as a map). */
-export function aConfigurationItem(shape: ItemShape = {}) {
-  const configuration = anInstanceConfiguration(shape);
-  const deleted = (shape.status ?? 'OK').startsWith('ResourceDeleted');
+/** What every configuration item carries around its `configuration`, whatever the resource type. */
+export interface EnvelopeShape {
+  resourceType: string;
+  resourceId: string;
+  arn: string;
+  status?: string;
+  captureTime?: string;
+  stateId: string;
+  availabilityZone: string;
+  tags: Record<string, string>;
+}
+
+/** The item around a configuration; a deleted item carries none, as AWS Config sends it. */
+export function anItemEnvelope(envelope: EnvelopeShape, configuration: unknown) {
+  const status = envelope.status ?? 'OK';
   return {
     version: '1.3',
     accountId: ACCOUNT_ID,
-    configurationItemCaptureTime: shape.captureTime ?? CAPTURE_TIME,
-    configurationItemStatus: shape.status ?? 'OK',
-    configurationStateId: '1732702530123',
-    arn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${configuration.instanceId}`,
-    resourceType: shape.resourceType ?? 'AWS::EC2::Instance',
-    resourceId: configuration.instanceId,
+    configurationItemCaptureTime: envelope.captureTime ?? CAPTURE_TIME,
+    configurationItemStatus: status,
+    configurationStateId: envelope.stateId,
+    arn: envelope.arn,
+    resourceType: envelope.resourceType,
+    resourceId: envelope.resourceId,
     awsRegion: REGION,
-    availabilityZone: `${REGION}a`,
-    tags: shape.tags ?? managedNodeTags(),
+    availabilityZone: envelope.availabilityZone,
+    tags: envelope.tags,
     relationships: [],
-    configuration: deleted ? null : configuration,
+    configuration: status.startsWith('ResourceDeleted') ? null : configuration,
   };
+}
+
+/** A configuration item shaped like the ones AWS Config sends (tags as a map). */
+export function aConfigurationItem(shape: ItemShape = {}) {
+  const configuration = anInstanceConfiguration(shape);
+  return anItemEnvelope(
+    {
+      resourceType: shape.resourceType ?? 'AWS::EC2::Instance',
+      resourceId: configuration.instanceId,
+      arn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${configuration.instanceId}`,
+      ...(shape.status === undefined ? {} : { status: shape.status }),
+      ...(shape.captureTime === undefined ? {} : { captureTime: shape.captureTime }),
+      stateId: '1732702530123',
+      availabilityZone: `${REGION}a`,
+      tags: shape.tags ?? managedNodeTags(),
+    },
+    configuration,
+  );
 }
 
 export interface EventShape {

@@ -3,7 +3,7 @@
 // deletion, and rule parameters that fit AWS Config's InputParameters limit.
 import { describe, expect, it } from 'vitest';
 import { RULE_PARAMETER_NAMES } from '../../functions/shared/parameters.ts';
-import { Evaluator, isObject, loadTemplate, MEMBER_ARTIFACT_PARAMETERS, ORGANIZATION_REQUIRED_PARAMETERS, props, resource, resources, section, walk } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, MEMBER_ARTIFACT_PARAMETERS as MEMBER_ARTIFACTS, ORGANIZATION_REQUIRED_PARAMETERS, props, resource, resources, section, walk } from './templates.ts';
 import type { JsonObject } from './templates.ts';
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
@@ -12,7 +12,6 @@ const ALL_TEMPLATES = {
   'infra/organization.yaml': loadTemplate('organization'),
   'infra/artifact-bucket.yaml': loadTemplate('artifactBucket'),
 };
-const MEMBER_ARTIFACTS = MEMBER_ARTIFACT_PARAMETERS;
 
 /** AWS Config's limit on a rule's InputParameters (the JSON text). */
 const INPUT_PARAMETERS_LIMIT = 1024;

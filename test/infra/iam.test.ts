@@ -12,7 +12,7 @@ import { managedNodeTags } from '../builders/config-item.ts';
 import { anEc2Instance } from '../builders/ec2-instance.ts';
 import { deriveAwsCalls } from './aws-calls.ts';
 import { conditionHolds, type RequestContext } from './iam-conditions.ts';
-import { Evaluator, isObject, loadTemplate, props, resources, MEMBER_ARTIFACT_PARAMETERS } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, props, resources, MEMBER_ARTIFACT_PARAMETERS as MEMBER_ARTIFACTS } from './templates.ts';
 import type { Json, JsonObject } from './templates.ts';
 
 type FunctionResource = (typeof FUNCTIONS)[number]['samResource'];
@@ -107,7 +107,6 @@ const SCENARIOS = {
 } as const;
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
-const MEMBER_ARTIFACTS = MEMBER_ARTIFACT_PARAMETERS;
 
 describe.each(FUNCTIONS)('$name', (fn) => {
   it('makes AWS calls the source shows (derived by following imports from the handler)', () => {

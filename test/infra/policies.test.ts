@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../scripts/build.ts';
 import { REPORT_EVENT } from '../../functions/remediate-imds/report-delivery.ts';
 import { arnLike } from './iam-conditions.ts';
-import { Evaluator, isObject, loadTemplate, props, resources, section, walk, MEMBER_ARTIFACT_PARAMETERS } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, props, resources, section, walk, MEMBER_ARTIFACT_PARAMETERS as MEMBER_ARTIFACTS } from './templates.ts';
 import type { Json, JsonObject, TemplateName } from './templates.ts';
 
 interface Statement {
@@ -23,7 +23,6 @@ const POLICY_PROPERTY: Record<string, string> = {
   'AWS::SQS::QueuePolicy': 'PolicyDocument',
 };
 
-const MEMBER_ARTIFACTS = MEMBER_ARTIFACT_PARAMETERS;
 const ORGANIZATION_REQUIRED = {
   TemplateURL: 'https://artifacts-eu-west-1.s3.eu-west-1.amazonaws.com/eks-imds-guard/1.0.0/member-account.yaml',
   TargetOrganizationalUnitIds: 'ou-abcd-12345678',

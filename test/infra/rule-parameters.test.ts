@@ -6,10 +6,9 @@ import {
   RULE_PARAMETER_NAMES,
   parseRuleParameters,
 } from '../../functions/shared/parameters.ts';
-import { Evaluator, isObject, loadTemplate, props, section, MEMBER_ARTIFACT_PARAMETERS } from './templates.ts';
+import { Evaluator, isObject, loadTemplate, props, section, MEMBER_ARTIFACT_PARAMETERS as MEMBER_ARTIFACTS } from './templates.ts';
 
 const TEMPLATES = { 'template.yaml': loadTemplate('sam'), 'infra/member-account.yaml': loadTemplate('member') };
-const MEMBER_ARTIFACTS = MEMBER_ARTIFACT_PARAMETERS;
 
 const REMEDIATION_ENVIRONMENT = [
   'CONFIG_RULE_NAME',
